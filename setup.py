@@ -1,0 +1,64 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="last100-hub",
+    version="0.1.0",
+    description=(
+        "Open integration hub that lets delivery riders through residential gates in "
+        "seconds: delivery platforms on one side, access control, visitor systems and "
+        "food lockers on the other."
+    ),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["hub", "hub.*"]),
+    include_package_data=True,
+    package_data={
+        "hub": ["py.typed"],
+        "hub.core": ["migrations/*.ini", "migrations/*.mako", "migrations/versions/*.py"],
+        "hub.web": ["templates/*.html", "templates/**/*.html", "static/*"],
+    },
+    install_requires=[
+        "pluggy>=1.5",
+        "flask>=3.0",
+        "marshmallow>=3.20",
+        "apscheduler>=3.11,<4",
+        "requests>=2.31",
+        "SQLAlchemy>=2.0.25,<3",
+        "alembic>=1.13",
+        "click>=8.1",
+        "cryptography>=42",
+        "cachetools>=5.3",
+        "argon2-cffi>=23.1",
+        "waitress>=3.0",
+        "tzdata>=2024.1",
+    ],
+    extras_require={
+        "postgres": ["psycopg[binary]>=3.1"],
+        "test": [
+            "pytest>=8",
+            "responses>=0.25",
+            "psycopg[binary]>=3.1",
+        ],
+        "dev": [
+            "pytest>=8",
+            "responses>=0.25",
+            "psycopg[binary]>=3.1",
+            "ruff>=0.5",
+            "tox>=4",
+        ],
+    },
+    entry_points={
+        "console_scripts": ["last100 = hub.cli:main"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Framework :: Flask",
+        "Framework :: Pluggy",
+        "Operating System :: OS Independent",
+    ],
+)
