@@ -1,0 +1,57 @@
+"""The persisted outbox: side effects that must happen, but not on the rider's path.
+
+A notice to the rider, a visitor record, a locker allocation: the work that decided an
+entry enqueues them in its own transaction, so they are stored exactly when the entry
+is. The delivery job picks them up, retries with back-off, and marks them ``done`` or
+``dead`` (visibly failed). ``dedupe_key`` names one side effect: enqueueing it twice (a
+retried request, a replayed push) stores it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub.core.db import OutboxRow, insert_for
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One side effect to deliver through ``connection_id``. ``payload`` must be JSON."""
+
+    kind: str
+    connection_id: str
+    payload: dict[str, Any]
+    dedupe_key: str
+
+
+def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> int:
+    """Add ``items`` to the outbox in the session's transaction, due at once.
+
+    Items whose ``dedupe_key`` is already queued (by this call or an earlier one) are
+    skipped, not an error. Returns how many items were newly queued.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for item in items:
+        rows.setdefault(
+            item.dedupe_key,
+            {
+                "kind": item.kind,
+                "connection_id": item.connection_id,
+                "payload": item.payload,
+                "dedupe_key": item.dedupe_key,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
+    if not rows:
+        return 0
+    stmt = insert_for(session, OutboxRow).values(list(rows.values()))
+    stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxRow.id)
+    return len(session.execute(stmt).all())

@@ -1,0 +1,718 @@
+"""Persistence for the hub: the only door to the database the rest of the hub uses.
+
+:class:`Store` takes and returns the frozen dataclasses of :mod:`hub.core.model`; rows
+(:mod:`hub.core.db`, converted by :mod:`hub.core.rows`) never leave it, except through
+:meth:`Store.transaction` for jobs that need their own queries. Every method is one transaction. Methods on the entry
+path (``gate_by_code``, ``get_community``, ``get_connection``, ``fresh_orders``,
+``count_entries``, ``find_idempotent``, ``save_entry``) cost one or two statements each,
+apart from ``save_entry``, which writes everything an entry needs in one transaction.
+
+Errors: :class:`~hub.core.errors.NotFound` and :class:`~hub.core.errors.Conflict` with a
+message naming the object; ``ValueError`` for invalid arguments (a naive datetime, an
+unknown role); :class:`~hub.core.secrets.SecretsError` when secrets cannot be decrypted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
+
+from hub.core import audit, migrations, rows
+from hub.core import outbox as outbox_queue
+from hub.core.clock import Clock
+from hub.core.db import (
+    ORDER_SOURCES,
+    SQLITE_BEGIN,
+    USER_ROLES,
+    CommunityConnectionRow,
+    CommunityRow,
+    ConnectionRow,
+    EntryRow,
+    GateRow,
+    JobRunRow,
+    OrderRow,
+    PushEventRow,
+    RiderRow,
+    UserCommunityRow,
+    UserRow,
+    ZoneRow,
+    insert_for,
+    make_engine,
+)
+from hub.core.errors import Conflict, NotFound
+from hub.core.model import (
+    Community,
+    Connection,
+    Entry,
+    Gate,
+    Order,
+    RiderIdentity,
+    RiderStatus,
+    Zone,
+)
+from hub.core.outbox import OutboxItem
+from hub.core.secrets import SecretBox
+from hub.core.trace import AuditAction
+
+#: Order fields a newer report of the same order replaces.
+_ORDER_FIELDS = ("status", "rider_ref", "community_ref", "building", "address", "eta", "updated_at")
+
+
+class Store:
+    """The hub's database: SQLite (embedded default) or PostgreSQL.
+
+    One instance serves the whole process and is safe to share between threads.
+
+    :param url: a SQLAlchemy URL (``sqlite:////abs/path.sqlite``,
+        ``postgresql+psycopg://user:password@host/db``).
+    :param secret_keys: Fernet keys for connection secrets; the first encrypts.
+    :param clock: the source of "now" for every timestamp the store sets.
+    :param echo: log SQL statements (parameters stay hidden).
+    :param connect_args: passed to the driver, e.g. ``{"options": "-csearch_path=x"}``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        secret_keys: Sequence[str],
+        clock: Clock | None = None,
+        echo: bool = False,
+        *,
+        connect_args: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._engine = make_engine(url, echo=echo, connect_args=dict(connect_args or {}))
+        self._box = SecretBox(secret_keys)
+        self.clock = clock or Clock()
+        self._reads = sessionmaker(self._engine, expire_on_commit=False)
+        # SQLite: writers take the write lock at BEGIN and queue on the busy timeout,
+        # instead of failing when two of them try to upgrade their read locks.
+        writer = self._engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._writes = sessionmaker(writer, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked: safe to print and log."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Migrate the database to the newest schema; a no-op when it is there."""
+        migrations.upgrade(self._engine)
+
+    def current_revision(self) -> str | None:
+        """The schema revision of the database; ``None`` when never migrated."""
+        return migrations.current_revision(self._engine)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in a write transaction: committed when the block succeeds, rolled
+        back when it raises.
+
+        On SQLite the transaction holds the database's write lock from its start, so
+        keep the block short and never wait on the network inside it."""
+        with _value_errors(), self._writes() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection (at shutdown, or after forking)."""
+        self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with _value_errors(), self._reads() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def _within(self, session: Session | None) -> Iterator[Session]:
+        """The caller's session (its transaction, its commit), or a transaction of our own."""
+        if session is not None:
+            with _value_errors():
+                yield session
+        else:
+            with self.transaction() as own:
+                yield own
+
+    # -- communities, buildings, zones, gates ----------------------------------------
+
+    def add_community(self, community: Community) -> Community:
+        """Store a community with its buildings.
+
+        :raises Conflict: the id exists, or a building id is listed twice.
+        """
+        _check_buildings(community)
+        with _conflict_on_integrity(f"community {community.id!r} already exists"), self.transaction() as s:
+            if s.get(CommunityRow, community.id) is not None:
+                raise Conflict(f"community {community.id!r} already exists")
+            row = CommunityRow(id=community.id, created_at=self.clock.now())
+            rows.fill_community(row, community)
+            s.add(row)
+        return community
+
+    def update_community(self, community: Community) -> Community:
+        """Replace a community's fields, policy and buildings.
+
+        :raises NotFound: no community has this id.
+        """
+        _check_buildings(community)
+        with self.transaction() as s:
+            row = _one(s, _community_query(community.id), f"community {community.id!r} not found")
+            rows.fill_community(row, community)
+        return community
+
+    def get_community(self, community_id: str) -> Community:
+        with self._reading() as s:
+            return rows.community_model(
+                _one(s, _community_query(community_id), f"community {community_id!r} not found")
+            )
+
+    def list_communities(self) -> list[Community]:
+        with self._reading() as s:
+            found = s.scalars(
+                select(CommunityRow).options(selectinload(CommunityRow.buildings)).order_by(CommunityRow.id)
+            )
+            return [rows.community_model(row) for row in found]
+
+    def add_zone(self, community_id: str, zone: Zone) -> Zone:
+        """Mark an area of a community.
+
+        :raises NotFound: unknown community. :raises Conflict: the zone id is taken there.
+        """
+        message = f"zone {zone.id!r} already exists in community {community_id!r}"
+        with _conflict_on_integrity(message), self.transaction() as s:
+            _require(s, CommunityRow, community_id, "community")
+            if s.get(ZoneRow, (community_id, zone.id)) is not None:
+                raise Conflict(message)
+            s.add(rows.zone_row(community_id, zone))
+        return zone
+
+    def list_zones(self, community_id: str) -> list[Zone]:
+        with self._reading() as s:
+            found = s.scalars(
+                select(ZoneRow).where(ZoneRow.community_id == community_id).order_by(ZoneRow.kind, ZoneRow.id)
+            )
+            return [rows.zone_model(row) for row in found]
+
+    def add_gate(self, gate: Gate) -> Gate:
+        """Store a gate.
+
+        :raises NotFound: unknown community or access connection.
+        :raises Conflict: the gate id or the gate code is taken.
+        """
+        with _conflict_on_integrity(f"gate {gate.id!r} or code {gate.code!r} already exists"), self.transaction() as s:
+            _require(s, CommunityRow, gate.community_id, "community")
+            if gate.access_connection_id is not None:
+                _require(s, ConnectionRow, gate.access_connection_id, "access connection")
+            clash = s.execute(select(GateRow.id).where(or_(GateRow.id == gate.id, GateRow.code == gate.code))).first()
+            if clash is not None:
+                if clash.id == gate.id:
+                    raise Conflict(f"gate {gate.id!r} already exists")
+                raise Conflict(f"gate code {gate.code!r} is already used by gate {clash.id!r}")
+            s.add(
+                GateRow(
+                    id=gate.id,
+                    community_id=gate.community_id,
+                    name=gate.name,
+                    code=gate.code,
+                    door_no=gate.door_no,
+                    access_connection_id=gate.access_connection_id,
+                )
+            )
+        return gate
+
+    def get_gate(self, gate_id: str) -> Gate:
+        with self._reading() as s:
+            return rows.gate_model(_one(s, select(GateRow).where(GateRow.id == gate_id), f"gate {gate_id!r} not found"))
+
+    def gate_by_code(self, code: str) -> Gate:
+        with self._reading() as s:
+            return rows.gate_model(_one(s, select(GateRow).where(GateRow.code == code), f"no gate has code {code!r}"))
+
+    def list_gates(self, community_id: str | None = None) -> list[Gate]:
+        query = select(GateRow).order_by(GateRow.community_id, GateRow.id)
+        if community_id is not None:
+            query = query.where(GateRow.community_id == community_id)
+        with self._reading() as s:
+            return [rows.gate_model(row) for row in s.scalars(query)]
+
+    # -- connections -----------------------------------------------------------------
+
+    def add_connection(
+        self, connection: Connection, secret_names: Collection[str], community_ids: Collection[str] = ()
+    ) -> Connection:
+        """Store a connection; the settings named in ``secret_names`` are encrypted.
+
+        :param community_ids: communities the connection serves from now on.
+        :raises Conflict: the id exists. :raises NotFound: an unknown community.
+        """
+        with _conflict_on_integrity(f"connection {connection.id!r} already exists"), self.transaction() as s:
+            if s.get(ConnectionRow, connection.id) is not None:
+                raise Conflict(f"connection {connection.id!r} already exists")
+            for community_id in community_ids:
+                _require(s, CommunityRow, community_id, "community")
+            row = ConnectionRow(id=connection.id, created_at=self.clock.now())
+            self._fill_connection(row, connection, secret_names)
+            s.add(row)
+            # The connection row must exist before rows that reference it.
+            s.flush()
+            s.add_all(CommunityConnectionRow(community_id=c, connection_id=connection.id) for c in set(community_ids))
+        return connection
+
+    def update_connection(self, connection: Connection, secret_names: Collection[str]) -> Connection:
+        """Replace a connection's plugin, name, settings (secrets re-encrypted with the
+        first key), timeout, freshness and enabled flag.
+
+        :raises NotFound: no connection has this id.
+        """
+        with self.transaction() as s:
+            row = _require(s, ConnectionRow, connection.id, "connection")
+            self._fill_connection(row, connection, secret_names)
+        return connection
+
+    def get_connection(self, connection_id: str) -> Connection:
+        """A connection with its settings and decrypted secrets merged."""
+        with self._reading() as s:
+            return self._connection_model(_require(s, ConnectionRow, connection_id, "connection"))
+
+    def list_connections(self) -> list[Connection]:
+        with self._reading() as s:
+            return [self._connection_model(row) for row in s.scalars(select(ConnectionRow).order_by(ConnectionRow.id))]
+
+    def connections_for_community(self, community_id: str) -> list[Connection]:
+        """The connections linked to a community (empty for an unknown community)."""
+        query = (
+            select(ConnectionRow)
+            .join(CommunityConnectionRow, CommunityConnectionRow.connection_id == ConnectionRow.id)
+            .where(CommunityConnectionRow.community_id == community_id)
+            .order_by(ConnectionRow.id)
+        )
+        with self._reading() as s:
+            return [self._connection_model(row) for row in s.scalars(query)]
+
+    def link_connection(self, community_id: str, connection_id: str) -> None:
+        """Let a connection serve a community; linking twice is a no-op.
+
+        :raises NotFound: unknown community or connection.
+        """
+        with self.transaction() as s:
+            _require(s, CommunityRow, community_id, "community")
+            _require(s, ConnectionRow, connection_id, "connection")
+            stmt = insert_for(s, CommunityConnectionRow).values(community_id=community_id, connection_id=connection_id)
+            s.execute(stmt.on_conflict_do_nothing())
+
+    def rotate_secrets(self) -> int:
+        """Re-encrypt every connection's secrets with the first key, so older keys can
+        be dropped from the configuration. Returns how many connections were updated."""
+        with self.transaction() as s:
+            sealed = s.scalars(select(ConnectionRow).where(ConnectionRow.secrets.is_not(None))).all()
+            for row in sealed:
+                row.secrets = self._box.rotate(row.secrets or "", owner=f"connection {row.id}")
+            return len(sealed)
+
+    def _fill_connection(self, row: ConnectionRow, connection: Connection, secret_names: Collection[str]) -> None:
+        names = set(secret_names)
+        hidden = {k: v for k, v in connection.settings.items() if k in names}
+        row.plugin = connection.plugin
+        row.name = connection.name
+        row.settings = {k: v for k, v in connection.settings.items() if k not in names}
+        row.secrets = self._box.encrypt(hidden, owner=f"connection {connection.id}") if hidden else None
+        row.timeout_s = connection.timeout_s
+        row.freshness_s = connection.freshness_s
+        row.enabled = connection.enabled
+
+    def _connection_model(self, row: ConnectionRow) -> Connection:
+        settings = dict(row.settings)
+        if row.secrets is not None:
+            settings.update(self._box.decrypt(row.secrets, owner=f"connection {row.id}"))
+        return Connection(
+            id=row.id,
+            plugin=row.plugin,
+            name=row.name,
+            settings=settings,
+            timeout_s=row.timeout_s,
+            freshness_s=row.freshness_s,
+            enabled=row.enabled,
+        )
+
+    # -- orders and pushes -----------------------------------------------------------
+
+    def upsert_order(self, connection_id: str, order: Order, source: str, session: Session | None = None) -> None:
+        """Record the platform's report of an order (``source``: push, poll or entry),
+        received now.
+
+        A report older than the stored state (by ``updated_at``, e.g. a late push) is
+        ignored, so out-of-order pushes never roll an order back.
+        """
+        if source not in ORDER_SOURCES:
+            raise ValueError(f"order source must be one of {', '.join(ORDER_SOURCES)}, not {source!r}")
+        with self._within(session) as s:
+            _upsert_orders(s, connection_id, [order], source, self.clock.now(), confirm=True)
+
+    def fresh_orders(
+        self,
+        connection_id: str,
+        received_after: datetime,
+        *,
+        refs: Collection[str] = (),
+        rider_ref: str | None = None,
+    ) -> list[Order]:
+        """Orders of a connection the platform reported after ``received_after``: those
+        named in ``refs``, or else those of ``rider_ref`` (both filters apply when both
+        are given).
+
+        :raises ValueError: neither ``refs`` nor ``rider_ref`` given; never every order.
+        """
+        query = select(OrderRow).where(OrderRow.connection_id == connection_id, OrderRow.received_at > received_after)
+        if refs:
+            query = query.where(OrderRow.ref.in_(sorted(set(refs))))
+        if rider_ref is not None:
+            query = query.where(OrderRow.rider_ref == rider_ref)
+        if not refs and rider_ref is None:
+            raise ValueError("fresh_orders needs refs or a rider_ref")
+        with self._reading() as s:
+            return [rows.order_model(row) for row in s.scalars(query.order_by(OrderRow.ref))]
+
+    def record_push_event(self, connection_id: str, event_id: str, session: Session | None = None) -> bool:
+        """Remember a push event; ``False`` when it was seen before (drop the repeat).
+
+        Race-safe: of two concurrent deliveries of one event exactly one gets ``True``.
+        """
+        with self._within(session) as s:
+            stmt = insert_for(s, PushEventRow).values(
+                connection_id=connection_id, event_id=event_id, received_at=self.clock.now()
+            )
+            # RETURNING rather than rowcount, which drivers report unreliably here.
+            return s.execute(stmt.on_conflict_do_nothing().returning(PushEventRow.id)).first() is not None
+
+    # -- entries ---------------------------------------------------------------------
+
+    def find_idempotent(self, key: str) -> tuple[Entry, str] | None:
+        """The entry stored under an idempotency key, with the request fingerprint it
+        was stored with; ``None`` when the key is new."""
+        with self._reading() as s:
+            row = s.scalars(_entry_query().where(EntryRow.idempotency_key == key)).first()
+            if row is None:
+                return None
+            return rows.entry_model(row), row.fingerprint or ""
+
+    def count_entries(self, connection_id: str, rider_ref: str, since: datetime) -> int:
+        """How many entries (any decision) a platform's rider had since ``since``."""
+        query = (
+            select(func.count())
+            .select_from(EntryRow)
+            .join(RiderRow, RiderRow.id == EntryRow.rider_id)
+            .where(
+                RiderRow.connection_id == connection_id,
+                RiderRow.platform_ref == rider_ref,
+                EntryRow.connection_id == connection_id,
+                EntryRow.created_at >= since,
+            )
+        )
+        with self._reading() as s:
+            return s.scalar(query) or 0
+
+    def save_entry(
+        self,
+        entry: Entry,
+        *,
+        rider: RiderIdentity | None,
+        orders: Sequence[Order],
+        idempotency_key: str | None,
+        fingerprint: str | None,
+        actions: Sequence[AuditAction],
+        outbox: Sequence[OutboxItem],
+        actor: str,
+    ) -> Entry:
+        """Commit a decided entry and everything that belongs to it, all or nothing.
+
+        In one transaction: the rider (masked fields only), the orders the decision used
+        (new ones recorded with source ``entry``; known ones updated when newer, without
+        extending how fresh they count, which only the platform can do), the entry, its
+        pass and hook calls, the outbox items, and the audit records: ``entry.decided``
+        (no personal data) and one per action.
+
+        :raises Conflict: the idempotency key (or entry id) is already stored, e.g. by a
+            concurrent duplicate request; nothing of this entry was stored, and the
+            caller re-reads with :meth:`find_idempotent`.
+        """
+        rider_ref = rider.platform_ref if rider is not None else entry.rider_ref
+        if rider is not None and entry.rider_ref and entry.rider_ref != rider.platform_ref:
+            raise ValueError(
+                f"entry {entry.id} names rider {entry.rider_ref!r} but rider {rider.platform_ref!r} was given"
+            )
+        now = self.clock.now()
+        records = [_decided_record(entry, actor), *(_action_record(entry, a, actor) for a in actions)]
+        try:
+            with self.transaction() as s:
+                rider_id = _upsert_rider(s, entry.connection_id, rider_ref, rider, now) if rider_ref else None
+                _upsert_orders(s, entry.connection_id, orders, "entry", now, confirm=False)
+                s.add(rows.entry_row(entry, rider_id, idempotency_key, fingerprint))
+                s.flush()
+                outbox_queue.enqueue(s, outbox, now)
+                # Last: on PostgreSQL the audit append holds a lock until commit.
+                audit.append_many(s, records, now)
+        except IntegrityError as exc:
+            conflict = self._duplicate_entry(entry.id, idempotency_key)
+            if conflict is None:
+                raise
+            raise conflict from exc
+        return entry
+
+    def get_entry(self, entry_id: str) -> Entry:
+        """An entry with its pass and hook calls."""
+        with self._reading() as s:
+            return rows.entry_model(
+                _one(s, _entry_query().where(EntryRow.id == entry_id), f"entry {entry_id!r} not found")
+            )
+
+    def _duplicate_entry(self, entry_id: str, idempotency_key: str | None) -> Conflict | None:
+        with self._reading() as s:
+            if idempotency_key is not None:
+                other = s.scalar(select(EntryRow.id).where(EntryRow.idempotency_key == idempotency_key))
+                if other is not None:
+                    return Conflict(f"idempotency key already used by entry {other}")
+            if s.get(EntryRow, entry_id) is not None:
+                return Conflict(f"entry {entry_id} is already stored")
+        return None
+
+    # -- audit, users, job runs ------------------------------------------------------
+
+    def audit(self, actor: str, action: str, subject: str = "", data: Mapping[str, Any] | None = None) -> None:
+        """Append one record to the audit log, stamped now."""
+        with self.transaction() as s:
+            audit.append(s, actor, action, subject, data, self.clock.now())
+
+    def verify_audit_chain(self) -> int | None:
+        """The id of the first audit record that was altered or whose predecessor was
+        removed; ``None`` when the log is intact."""
+        with self._reading() as s:
+            return audit.verify_chain(s)
+
+    def add_user(self, username: str, password_hash: str, role: str, community_ids: Collection[str] = ()) -> int:
+        """Create a console user; returns the new user's id.
+
+        :raises ValueError: unknown role. :raises Conflict: the username is taken.
+        :raises NotFound: an unknown community.
+        """
+        if role not in USER_ROLES:
+            raise ValueError(f"role must be one of {', '.join(USER_ROLES)}, not {role!r}")
+        message = f"user {username!r} already exists"
+        with _conflict_on_integrity(message), self.transaction() as s:
+            if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+                raise Conflict(message)
+            for community_id in community_ids:
+                _require(s, CommunityRow, community_id, "community")
+            user = UserRow(
+                username=username, password_hash=password_hash, role=role, disabled=False, created_at=self.clock.now()
+            )
+            s.add(user)
+            s.flush()
+            s.add_all(UserCommunityRow(user_id=user.id, community_id=c) for c in set(community_ids))
+            return user.id
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Console users without password hashes or TOTP secrets: ``id``, ``username``,
+        ``role``, ``disabled``, ``totp`` (enrolled or not), ``created_at`` and the sorted
+        ``community_ids``."""
+        with self._reading() as s:
+            links: dict[int, list[str]] = {}
+            for user_id, community_id in s.execute(
+                select(UserCommunityRow.user_id, UserCommunityRow.community_id).order_by(UserCommunityRow.community_id)
+            ):
+                links.setdefault(user_id, []).append(community_id)
+            return [
+                {
+                    "id": u.id,
+                    "username": u.username,
+                    "role": u.role,
+                    "disabled": u.disabled,
+                    "totp": u.totp_secret is not None,
+                    "created_at": u.created_at,
+                    "community_ids": links.get(u.id, []),
+                }
+                for u in s.scalars(select(UserRow).order_by(UserRow.username))
+            ]
+
+    def start_job_run(self, job_id: str) -> int:
+        """Record that a scheduled job started; returns the run's id."""
+        with self.transaction() as s:
+            run = JobRunRow(job_id=job_id, started_at=self.clock.now(), items=0, errors=0)
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_job_run(self, run_id: int, *, items: int = 0, errors: int = 0, error: str | None = None) -> None:
+        """Record how a job run ended: items handled, items failed, and the error that
+        stopped it, if any."""
+        with self.transaction() as s:
+            run = _require(s, JobRunRow, run_id, "job run")
+            run.ended_at = self.clock.now()
+            run.items = items
+            run.errors = errors
+            run.error = error
+
+
+# ---------------------------------------------------------------------------
+# Helpers: errors and lookups
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _value_errors() -> Iterator[None]:
+    """Surface the ``ValueError`` a column type raised for a bad value (a naive
+    datetime) as itself, not wrapped in SQLAlchemy's ``StatementError``."""
+    try:
+        yield
+    except StatementError as exc:
+        if type(exc) is StatementError and isinstance(exc.orig, ValueError):
+            raise exc.orig from None
+        raise
+
+
+@contextlib.contextmanager
+def _conflict_on_integrity(message: str) -> Iterator[None]:
+    """Turn a unique violation that slipped past a pre-check (a concurrent writer on
+    PostgreSQL) into the same ``Conflict`` the pre-check raises."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(message) from exc
+
+
+def _require(session: Session, entity: type[Any], key: Any, what: str) -> Any:
+    row = session.get(entity, key)
+    if row is None:
+        raise NotFound(f"{what} {key!r} not found")
+    return row
+
+
+def _one(session: Session, query: Select[Any], message: str) -> Any:
+    row = session.scalars(query).unique().one_or_none()
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Helpers: communities and gates
+# ---------------------------------------------------------------------------
+
+
+def _community_query(community_id: str) -> Select[Any]:
+    return select(CommunityRow).options(joinedload(CommunityRow.buildings)).where(CommunityRow.id == community_id)
+
+
+def _check_buildings(community: Community) -> None:
+    seen: set[str] = set()
+    for building in community.buildings:
+        if building.id in seen:
+            raise Conflict(f"community {community.id!r} lists building {building.id!r} twice")
+        seen.add(building.id)
+
+
+# ---------------------------------------------------------------------------
+# Helpers: riders, orders, entries
+# ---------------------------------------------------------------------------
+
+
+def _upsert_rider(
+    session: Session, connection_id: str, platform_ref: str, rider: RiderIdentity | None, now: datetime
+) -> int:
+    """Insert or refresh a rider; returns its id. Without an identity (the platform
+    could not be asked) only ``last_seen`` of a known rider changes."""
+    stmt = insert_for(session, RiderRow).values(
+        connection_id=connection_id,
+        platform_ref=platform_ref,
+        masked_name=rider.masked_name if rider else "",
+        masked_phone=rider.masked_phone if rider else "",
+        status=(rider.status if rider else RiderStatus.UNKNOWN).value,
+        first_seen=now,
+        last_seen=now,
+    )
+    updated = ("masked_name", "masked_phone", "status", "last_seen") if rider else ("last_seen",)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["connection_id", "platform_ref"], set_={c: stmt.excluded[c] for c in updated}
+    ).returning(RiderRow.id)
+    return session.execute(stmt).scalar_one()
+
+
+def _upsert_orders(
+    session: Session, connection_id: str, orders: Sequence[Order], source: str, now: datetime, *, confirm: bool
+) -> None:
+    """Insert or update orders in one statement.
+
+    ``confirm``: the platform reported these orders just now, so they count as fresh
+    from now (``received_at``) and the ``source`` is updated. Without it (orders an
+    entry used, maybe from the fresh store itself) only newer state is copied.
+    """
+    if not orders:
+        return
+    # One row per ref: the database refuses to update a row twice in one statement.
+    by_ref = {
+        o.ref: {
+            "connection_id": connection_id,
+            "ref": o.ref,
+            "status": o.status.value,
+            "rider_ref": o.rider_ref,
+            "community_ref": o.community_ref,
+            "building": o.building,
+            "address": o.address,
+            "eta": o.eta,
+            "updated_at": o.updated_at,
+            "received_at": now,
+            "source": source,
+        }
+        for o in orders
+    }
+    stmt = insert_for(session, OrderRow).values(list(by_ref.values()))
+    updated = _ORDER_FIELDS + (("received_at", "source") if confirm else ())
+    not_older = or_(
+        stmt.excluded.updated_at.is_(None),
+        OrderRow.updated_at.is_(None),
+        stmt.excluded.updated_at >= OrderRow.updated_at,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["connection_id", "ref"], set_={c: stmt.excluded[c] for c in updated}, where=not_older
+    )
+    session.execute(stmt)
+
+
+def _entry_query() -> Select[Any]:
+    return select(EntryRow).options(
+        joinedload(EntryRow.rider), joinedload(EntryRow.access_pass), selectinload(EntryRow.hook_calls)
+    )
+
+
+def _decided_record(entry: Entry, actor: str) -> audit.AuditRecord:
+    # Codes and ids only: the audit log outlives the personal-data retention period.
+    return audit.AuditRecord(
+        actor=actor,
+        action="entry.decided",
+        subject=entry.id,
+        data={
+            "decision": entry.decision.value,
+            "reasons": [r.code for r in entry.reasons],
+            "community": entry.community_id,
+            "gate": entry.gate_id,
+            "connection": entry.connection_id,
+            "decision_ms": entry.decision_ms,
+        },
+    )
+
+
+def _action_record(entry: Entry, action: AuditAction, actor: str) -> audit.AuditRecord:
+    return audit.AuditRecord(
+        actor=actor,
+        action=action.action,
+        subject=action.subject or entry.id,
+        data={**action.data, "connection": action.connection_id, "entry": entry.id},
+    )
