@@ -1,0 +1,62 @@
+"""Helpers for built-in plugins that implement many capability hooks the same way.
+
+pluggy finds an implementation by attribute, and ``@hookimpl(specname=...)`` lets one
+function implement a hook whatever its attribute is called. :func:`attach_hookimpls`
+uses that to give a plugin instance one implementation per hook, each built by a factory,
+so timing, timeouts and the circuit breaker are written once instead of once per hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from hub.core.errors import HubError
+from hub.core.hookspecs import hookimpl
+
+#: Builds the implementation of one hook, given the hook's name. The function it returns
+#: names the hook arguments it wants (usually just ``connection``), like any pluggy
+#: implementation, and is a generator when it is meant to be a wrapper.
+ImplFactory = Callable[[str], Callable[..., Any]]
+
+_MAX_DETAIL = 300
+
+
+def attach_hookimpls(plugin: object, role: str, hooks: Iterable[str], factory: ImplFactory, **opts: Any) -> None:
+    """Give ``plugin`` an implementation of each hook in ``hooks``, built by
+    ``factory(hook_name)`` and marked ``@hookimpl(specname=hook_name, **opts)``.
+
+    The implementations become instance attributes named ``_<role>_<hook name>`` (pluggy
+    looks for implementations on the instance as well as on its class), so call this from
+    the plugin's ``__init__``, before the plugin is registered. ``role`` keeps two sets
+    on one plugin apart, e.g. a guard and a wrapper for the same hooks.
+
+    Example::
+
+        class Stopwatch:
+            def __init__(self):
+                attach_hookimpls(self, "timed", CAPABILITY_HOOKS, self._timed, wrapper=True)
+
+            def _timed(self, hook_name):
+                def timed(connection):
+                    started = time.monotonic()
+                    result = yield
+                    print(hook_name, connection.id, time.monotonic() - started)
+                    return result
+                return timed
+    """
+    for hook_name in hooks:
+        impl = hookimpl(specname=hook_name, **opts)(factory(hook_name))
+        setattr(plugin, f"_{role}_{hook_name}", impl)
+
+
+def describe_error(exc: BaseException) -> str:
+    """Words about a failure that are safe to keep in traces and audit records.
+
+    The hub's own errors carry messages written to be shown (adapters map vendor failures
+    onto them and keep secrets out); any other exception's message may quote a URL with
+    a token in it or a request body, so only its type is kept.
+    """
+    if isinstance(exc, HubError):
+        return str(exc)[:_MAX_DETAIL]
+    return type(exc).__name__
