@@ -38,8 +38,8 @@ import pluggy
 from hub.core.model import (
     AccessEvent,
     AccessGrant,
-    CommunityProfile,
     Community,
+    CommunityProfile,
     Connection,
     Credential,
     Entry,
@@ -164,9 +164,7 @@ def hub_jobs() -> list[JobSpec]:
 
 
 @hookspec(firstresult=True)
-def hub_verify_rider(
-    connection: Connection, credential: Credential, gate: Gate
-) -> RiderIdentity:
+def hub_verify_rider(connection: Connection, credential: Credential, gate: Gate) -> RiderIdentity:
     """Check a rider's credential and say who the rider is.
 
     The credential is a platform token from the rider app, a code the rider typed on the
@@ -192,9 +190,7 @@ def hub_verify_rider(
 
 
 @hookspec(firstresult=True)
-def hub_active_orders(
-    connection: Connection, rider: RiderClaim, community: Community
-) -> list[Order]:
+def hub_active_orders(connection: Connection, rider: RiderClaim, community: Community) -> list[Order]:
     """The rider's orders being delivered into this community now.
 
     The hub may call this at the same time as ``hub_verify_rider``: when
@@ -202,6 +198,10 @@ def hub_active_orders(
     Use ``community.platform_ref(connection)``, its address, geofence and buildings to
     filter; return only orders into this community.
 
+    :param connection: the platform connection.
+    :param rider: the rider: ``rider.platform_ref`` when the hub already knows it, otherwise
+        resolve it from ``rider.credential``.
+    :param community: the community the rider wants to enter.
     :return: a list of :class:`~hub.core.model.Order` (empty when none). First non-``None``
         result wins.
     :raises UpstreamError: the platform could not be asked.
@@ -220,6 +220,8 @@ def hub_active_orders(
 def hub_get_order(connection: Connection, order_ref: str) -> Order | None:
     """Fetch one order, for reconciliation of entries whose orders are not final.
 
+    :param connection: the platform connection.
+    :param order_ref: the order's reference at the platform (``Order.ref``).
     :return: the :class:`~hub.core.model.Order`, or ``None`` if the platform does not know
         it. First non-``None`` result wins.
 
@@ -240,6 +242,9 @@ def hub_parse_push(connection: Connection, request: PushRequest) -> list[PushEve
     Check the signature and the timestamp tolerance before parsing; the hub drops events
     whose ``event_id`` it has already seen for this connection.
 
+    :param connection: the connection the push was addressed to; its settings hold the push
+        secret.
+    :param request: the raw request: method, path, headers, body and when it arrived.
     :return: a list of :class:`~hub.core.model.PushEvent`. First non-``None`` result wins.
     :raises PushRejected: forged, stale (``status=401``) or malformed (``status=400``).
 
@@ -258,6 +263,8 @@ def hub_publish_community(connection: Connection, profile: CommunityProfile) -> 
     """Send the community's entry rules, gates, buildings, parking areas, lockers, rest
     stations and no-go areas to the platform, so riders see them in their app.
 
+    :param connection: the platform connection.
+    :param profile: what to publish; ``profile.version`` grows with every change.
     :return: a :class:`~hub.core.model.Receipt`. First non-``None`` result wins.
 
     Example::
@@ -274,6 +281,9 @@ def hub_notify_rider(connection: Connection, rider_ref: str, notice: Notice) -> 
     """Tell a rider something through their platform app ("gate 2 is open", "use
     locker 14"). Delivered from the outbox, never on the rider's critical path.
 
+    :param connection: the platform connection.
+    :param rider_ref: the rider's reference at the platform (``RiderIdentity.platform_ref``).
+    :param notice: the message, in Simplified Chinese and English.
     :return: a :class:`~hub.core.model.Receipt`. First non-``None`` result wins.
 
     Example::
@@ -298,6 +308,9 @@ def hub_grant_access(connection: Connection, gate: Gate, grant: GrantRequest) ->
     Must be idempotent on ``grant.grant_id``: a retry returns the same pass instead of
     creating a second one.
 
+    :param connection: the access-control connection (``gate.access_connection_id``).
+    :param gate: where the pass works; ``gate.door_no`` names the door on the device.
+    :param grant: the grant id, the rider and the validity window.
     :return: an :class:`~hub.core.model.AccessGrant`. First non-``None`` result wins.
     :raises UpstreamError: the device refused or could not be reached.
 
@@ -318,6 +331,9 @@ def hub_revoke_access(connection: Connection, gate: Gate, grant: AccessGrant) ->
 
     Revoking a pass the device no longer knows is not an error.
 
+    :param connection: the access-control connection.
+    :param gate: the gate the pass was issued at.
+    :param grant: the pass ``hub_grant_access`` returned.
     :return: ``True`` once the device no longer accepts the pass. First non-``None``
         result wins.
 
@@ -334,6 +350,8 @@ def hub_revoke_access(connection: Connection, gate: Gate, grant: AccessGrant) ->
 def hub_open_door(connection: Connection, gate: Gate, reason: str) -> bool:
     """Open the gate's door once, now (a guard's remote open from the console).
 
+    :param connection: the access-control connection.
+    :param gate: the gate to open.
     :param reason: why, in the guard's words; kept in the audit log.
     :return: ``True`` when the device confirmed. First non-``None`` result wins.
 
@@ -346,12 +364,13 @@ def hub_open_door(connection: Connection, gate: Gate, reason: str) -> bool:
 
 
 @hookspec(firstresult=True)
-def hub_access_events(
-    connection: Connection, gate: Gate, since: datetime
-) -> list[AccessEvent]:
+def hub_access_events(connection: Connection, gate: Gate, since: datetime) -> list[AccessEvent]:
     """Door events at the gate since a time (oldest first), to record when riders
     really entered and left.
 
+    :param connection: the access-control connection.
+    :param gate: the gate whose door events to read.
+    :param since: a timezone-aware UTC time; return only events after it.
     :return: a list of :class:`~hub.core.model.AccessEvent`. First non-``None`` result
         wins.
 
@@ -368,6 +387,8 @@ def hub_register_visitor(connection: Connection, visit: Visit) -> VisitorRecord:
     """Write a visit into the property's visitor-management system, for communities
     that must keep a visitor record. Delivered from the outbox.
 
+    :param connection: the visitor-system connection.
+    :param visit: the visit; the rider's name and phone arrive masked.
     :return: a :class:`~hub.core.model.VisitorRecord`. First non-``None`` result wins.
 
     Example::
@@ -379,11 +400,12 @@ def hub_register_visitor(connection: Connection, visit: Visit) -> VisitorRecord:
 
 
 @hookspec(firstresult=True)
-def hub_allocate_locker(
-    connection: Connection, bank: LockerBank, order: Order
-) -> LockerAllocation:
+def hub_allocate_locker(connection: Connection, bank: LockerBank, order: Order) -> LockerAllocation:
     """Reserve a locker in a bank for an order; the rider drops the food there.
 
+    :param connection: the locker connection (``bank.connection_id``).
+    :param bank: the locker bank to reserve in.
+    :param order: the order the locker is for.
     :return: a :class:`~hub.core.model.LockerAllocation`. First non-``None`` result wins.
     :raises UpstreamError: no locker free, or the bank could not be reached.
 
@@ -401,6 +423,8 @@ def hub_allocate_locker(
 def hub_release_locker(connection: Connection, allocation: LockerAllocation) -> bool:
     """Release a locker reservation (order cancelled, or picked up).
 
+    :param connection: the locker connection.
+    :param allocation: the reservation ``hub_allocate_locker`` returned.
     :return: ``True`` once released; releasing an unknown allocation is not an error.
         First non-``None`` result wins.
 
@@ -426,6 +450,8 @@ def hub_evaluate_entry(context: EntryContext) -> Verdict | None:
     goes to a guard. Return ``None`` to abstain. Whatever the votes, the hub never grants
     without a verified rider.
 
+    :param context: everything known about the entry: community, gate, rider, orders,
+        earlier entries and upstream problems.
     :return: a :class:`~hub.core.model.Verdict` or ``None``.
 
     Example::
@@ -442,8 +468,12 @@ def hub_evaluate_entry(context: EntryContext) -> Verdict | None:
 def hub_entry_decided(entry: Entry) -> None:
     """Called after an entry's decision is committed: notify, count, forward.
 
-    Runs after the commit, so an exception here is logged and never undoes the entry.
-    Keep it fast; slow work belongs in the outbox.
+    Runs after the commit, so an exception here is logged and neither undoes the entry
+    nor keeps the other listeners from being called. Keep it fast; slow work belongs in
+    the outbox.
+
+    :param entry: the committed entry: decision, reasons, pass and timed hook calls.
+    :return: nothing; the hub ignores what listeners return.
 
     Example::
 

@@ -88,13 +88,19 @@ class _Registry:
 
 def _trace_hook_calls(pm: pluggy.PluginManager) -> None:
     """Log every hook call with its duration (``LAST100_TRACE_PLUGINS=1``)."""
-    starts: dict[int, float] = {}
+    # A stack per thread: a hook implementation (or wrapper) may call another hook, and
+    # the inner call must not overwrite the outer call's start time.
+    local = threading.local()
 
     def before(hook_name: str, hook_impls: list, kwargs: Mapping[str, Any]) -> None:
-        starts[threading.get_ident()] = time.perf_counter()
+        stack = getattr(local, "starts", None)
+        if stack is None:
+            stack = local.starts = []
+        stack.append(time.perf_counter())
 
     def after(outcome: Any, hook_name: str, hook_impls: list, kwargs: Mapping) -> None:
-        started = starts.pop(threading.get_ident(), time.perf_counter())
+        # pluggy calls ``after`` for every ``before``, even when the hook raised.
+        started = local.starts.pop()
         ms = (time.perf_counter() - started) * 1000
         plugins = ",".join(pm.get_name(impl.plugin) or "?" for impl in hook_impls)
         failed = outcome.exception is not None
@@ -134,9 +140,7 @@ def secret_fields(info: PluginInfo) -> frozenset[str]:
     if info.settings_schema is None:
         return frozenset()
     return frozenset(
-        name
-        for name, fobj in info.settings_schema._declared_fields.items()
-        if fobj.metadata.get("secret")
+        name for name, fobj in info.settings_schema._declared_fields.items() if fobj.metadata.get("secret")
     )
 
 
@@ -160,11 +164,22 @@ class Hub:
 
     def register(self, plugin: object, source: str = "builtin") -> PluginRecord:
         """Register one plugin object; raises :class:`PluginError` if it is invalid."""
-        label = getattr(plugin, "__name__", type(plugin).__name__)
+        return self._register(plugin, self._describe(plugin), source)
+
+    @staticmethod
+    def _describe(plugin: object, label: str | None = None) -> PluginInfo:
+        """Call the plugin's ``hub_plugin_info`` and validate the answer."""
+        label = label or getattr(plugin, "__name__", type(plugin).__name__)
         impl = getattr(plugin, "hub_plugin_info", None)
         if impl is None:
             raise PluginError(f"{label}: a plugin must implement hub_plugin_info")
-        info = validate_info(impl(), label)
+        try:
+            info = impl()
+        except Exception as exc:  # e.g. PluginInfo(kinds={"robot"}) raises ValueError
+            raise PluginError(f"{label}: hub_plugin_info failed: {exc}") from exc
+        return validate_info(info, label)
+
+    def _register(self, plugin: object, info: PluginInfo, source: str) -> PluginRecord:
         if info.name in self._registry.records:
             other = self._registry.records[info.name].source
             raise PluginError(
@@ -180,9 +195,7 @@ class Hub:
             raise PluginError(f"{info.name}: {exc}") from exc
         except ValueError as exc:
             raise PluginError(f"{info.name}: {exc}") from exc
-        hooks = tuple(
-            sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or ())
-        )
+        hooks = tuple(sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or ()))
         record = PluginRecord(info=info, source=source, hooks=hooks)
         self._registry.records[info.name] = record
         self._routes.clear()
@@ -205,15 +218,20 @@ class Hub:
                 continue
             if isinstance(plugin, type):
                 plugin = plugin()
-            self.register(plugin, source=source)
+            info = self._describe(plugin, f"plugin {ep.name} ({source})")
+            if info.name in blocked:
+                log.info("plugin %s (entry point %s) is disabled", info.name, ep.name)
+                continue
+            self._register(plugin, info, source)
 
     def load(self, builtins: Iterable[object], disabled: Iterable[str] = ()) -> Hub:
         """Register the built-in plugins, then the installed ones, skipping any whose
         plugin name (or entry-point name) is in ``disabled``."""
         blocked = set(disabled)
         for plugin in builtins:
-            if plugin.hub_plugin_info().name not in blocked:
-                self.register(plugin)
+            info = self._describe(plugin)
+            if info.name not in blocked:
+                self._register(plugin, info, "builtin")
         self.load_entry_points(blocked)
         return self
 
@@ -263,7 +281,7 @@ class Hub:
                 owner_plugin = self.pm.get_plugin(owner)
                 if owner_plugin is None:
                     raise CapabilityMissing(f"no plugin named {owner!r} is loaded")
-                if not any(i.plugin is owner_plugin and not i.wrapper for i in impls):
+                if not any(i.plugin is owner_plugin and not (i.wrapper or i.hookwrapper) for i in impls):
                     raise CapabilityMissing(f"plugin {owner!r} does not implement {hook_name}")
                 others = {
                     i.plugin
@@ -344,7 +362,21 @@ class Hub:
         return [v for v in self.pm.hook.hub_evaluate_entry(context=context) if v is not None]
 
     def entry_decided(self, entry: Entry) -> None:
-        try:
-            self.pm.hook.hub_entry_decided(entry=entry)
-        except Exception:  # the entry is committed; a listener's failure must not undo it
-            log.exception("a hub_entry_decided listener failed for entry %s", entry.id)
+        """Tell every listener; one listener's failure is logged and neither undoes the
+        committed entry nor keeps the other listeners from hearing about it."""
+        hook = self.pm.hook.hub_entry_decided
+        listeners = [
+            impl.plugin
+            for impl in reversed(hook.get_hookimpls())  # pluggy's call order
+            if not (impl.wrapper or impl.hookwrapper)
+        ]
+        for listener in listeners:
+            others = [p for p in listeners if p is not listener]
+            try:
+                self.pm.subset_hook_caller("hub_entry_decided", others)(entry=entry)
+            except Exception:  # the entry is committed; a listener's failure must not undo it
+                log.exception(
+                    "hub_entry_decided listener %s failed for entry %s",
+                    self.pm.get_name(listener),
+                    entry.id,
+                )
