@@ -46,7 +46,6 @@ from hub.core.model import (
 )
 
 __all__ = [
-    "hookimpl",
     "AccessEvent",
     "AccessGrant",
     "Community",
@@ -78,4 +77,5 @@ __all__ = [
     "Verdict",
     "Visit",
     "VisitorRecord",
+    "hookimpl",
 ]

@@ -57,9 +57,7 @@ class PluginInfo:
     settings_schema: type | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "kinds", frozenset(PluginKind(k) for k in _frozen_set(self.kinds))
-        )
+        object.__setattr__(self, "kinds", frozenset(PluginKind(k) for k in _frozen_set(self.kinds)))
         object.__setattr__(self, "capabilities", _frozen_set(self.capabilities))
 
     @staticmethod

@@ -1,0 +1,549 @@
+"""The ``last100`` command.
+
+Every command reads the configuration the same way (``--instance``, ``--config``,
+``LAST100_*`` variables); wrong input ends with a one-line ``Error:`` and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from hub.core.clock import Clock
+from hub.core.config import Config, load_config
+from hub.core.errors import HubError
+from hub.core.model import (
+    Community,
+    CommunityPolicy,
+    Connection,
+    Credential,
+    CredentialKind,
+    Gate,
+)
+from hub.core.plugins import secret_fields
+from hub.core.secrets import generate_key
+from hub.core.store import Store
+from hub.core.users import Role, hash_password
+from hub.runtime import Runtime, build_hub, build_runtime
+
+DEMO_INSTANCE = "last100-demo"
+DEMO_PLUGINS = "hub.demo:demo_plugins"
+
+
+class _Group(click.Group):
+    """Turns the hub's own errors into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+class _State:
+    def __init__(self, instance: str | None, config_file: str | None) -> None:
+        self.instance = instance
+        self.config_file = config_file
+        self._runtime: Runtime | None = None
+
+    def config(self, **overrides: Any) -> Config:
+        return load_config(self.instance, self.config_file, **overrides)
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = build_runtime(self.config())
+        return self._runtime
+
+
+pass_state = click.make_pass_decorator(_State)
+
+
+@click.group(cls=_Group)
+@click.option("--instance", envvar="LAST100_INSTANCE_PATH", help="Instance folder (default: ./instance).")
+@click.option("--config", "config_file", envvar="LAST100_CONFIG", help="Configuration file (TOML).")
+@click.version_option(package_name="last100-hub")
+@click.pass_context
+def main(ctx: click.Context, instance: str | None, config_file: str | None) -> None:
+    """Last100 Hub: delivery riders through residential gates in seconds."""
+    ctx.obj = _State(instance, config_file)
+
+
+def _step(message: str, action: Callable[[], Any]) -> Any:
+    click.echo(f"{message} ... ", nl=False)
+    result = action()
+    click.echo("done")
+    return result
+
+
+# -- setup ---------------------------------------------------------------------------
+
+
+def write_instance_config(config: Config, database_url: str | None = None, plugins: Iterable[str] = ()) -> bool:
+    """Create the instance folder and its ``last100.toml`` with fresh keys; ``False``
+    when the file already exists (it is never overwritten)."""
+    config.instance_path.mkdir(parents=True, exist_ok=True)
+    if config.config_file.exists():
+        return False
+    import secrets as _secrets
+
+    lines = [
+        "# Last100 Hub instance configuration (see config/production.example.toml).",
+        "# Keep this file private: it holds the keys that protect connection secrets.",
+        f"secret_keys = [{json.dumps(generate_key())}]",
+        f"secret_key = {json.dumps(_secrets.token_urlsafe(32))}",
+    ]
+    if database_url:
+        lines.append(f"database_url = {json.dumps(database_url)}")
+    if plugins:
+        lines.append(f"plugins = {json.dumps(list(plugins))}")
+    config.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config.config_file.chmod(0o600)
+    return True
+
+
+def _migrate(config: Config) -> str | None:
+    store = Store(config.effective_database_url, config.secret_keys)
+    try:
+        _step(f"Migrating {store!r}", store.upgrade)
+        return store.current_revision()
+    finally:
+        store.dispose()
+
+
+@main.command()
+@click.option(
+    "--database-url", help="Database URL to record in the new configuration (default: SQLite in the instance)."
+)
+@pass_state
+def init(state: _State, database_url: str | None) -> None:
+    """Create the instance folder and configuration, then migrate the database."""
+    config = state.config()
+    created = _step(f"Writing {config.config_file}", lambda: write_instance_config(config, database_url))
+    if not created:
+        click.echo(f"{config.config_file} already exists; kept as it is")
+    config = state.config().require_secrets()
+    revision = _migrate(config)
+    click.echo(f"Ready: database at revision {revision}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_state
+def db_upgrade(state: _State) -> None:
+    """Apply every pending migration."""
+    click.echo(f"Database at revision {_migrate(state.config().require_secrets())}")
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys for connection secrets."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new key for secret_keys / LAST100_SECRET_KEYS (put it first to rotate)."""
+    click.echo(generate_key())
+
+
+# -- plugins ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def plugins(state: _State, as_json: bool) -> None:
+    """List the installed plugins with their kinds, capabilities and hooks."""
+    hub = build_hub(state.config(), Clock())
+    rows = [
+        {
+            "name": r.info.name,
+            "version": r.info.version,
+            "kinds": sorted(r.info.kinds),
+            "capabilities": sorted(r.info.capabilities),
+            "hooks": list(r.hooks),
+            "source": r.source,
+        }
+        for r in hub.plugins()
+    ]
+    failures = [{"name": f.name, "source": f.source, "error": f.error} for f in hub.load_failures]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "failed": failures}, indent=2, ensure_ascii=False))
+        return
+    _table(
+        ["NAME", "VERSION", "KINDS", "SOURCE", "HOOKS"],
+        [[r["name"], r["version"], ",".join(r["kinds"]), r["source"], str(len(r["hooks"]))] for r in rows],
+    )
+    for f in failures:
+        click.echo(f"failed to load {f['name']} ({f['source']}): {f['error']}", err=True)
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> None:
+    rows = [header, *rows]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    for row in rows:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+# -- communities, gates, connections ---------------------------------------------------------
+
+
+def _clock_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> time | None:
+    if value is None:
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a time like 06:30") from None
+
+
+def _timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"{value!r} is not a known timezone (e.g. Asia/Shanghai)") from None
+    return value
+
+
+@main.group()
+def communities() -> None:
+    """Residential communities and their entry policy."""
+
+
+@communities.command("list")
+@pass_state
+def communities_list(state: _State) -> None:
+    rows = state.runtime().store.list_communities()
+    _table(
+        ["ID", "NAME", "TIMEZONE", "HOURS", "MAX PASS"],
+        [
+            [
+                c.id,
+                c.name,
+                c.timezone,
+                f"{c.policy.opening:%H:%M}-{c.policy.closing:%H:%M}"
+                if c.policy.opening and c.policy.closing
+                else "always",
+                f"{c.policy.max_pass_minutes} min",
+            ]
+            for c in rows
+        ],
+    )
+
+
+@communities.command("add")
+@click.argument("community_id")
+@click.option("--name", required=True)
+@click.option("--address", default="")
+@click.option("--timezone", default="Asia/Shanghai", show_default=True, callback=_timezone)
+@click.option(
+    "--allow-platform", "allowed", multiple=True, help="Plugin name or connection id (repeatable; default: all)."
+)
+@click.option("--opening", callback=_clock_time, help="Riders may enter from (local time, HH:MM).")
+@click.option("--closing", callback=_clock_time, help="Riders may enter until (local time, HH:MM).")
+@click.option("--max-pass-minutes", type=click.IntRange(1, 240), default=30, show_default=True)
+@click.option("--exit-grace-minutes", type=click.IntRange(0, 60), default=5, show_default=True)
+@click.option("--max-entries-per-hour", type=click.IntRange(1, 100), default=6, show_default=True)
+@click.option("--require-order/--no-require-order", default=True, show_default=True)
+@click.option("--require-presence", is_flag=True, help="Riders must scan the gate's code.")
+@click.option("--lockers-only", is_flag=True, help="Riders leave food in lockers and do not enter.")
+@click.option("--visitor-record", is_flag=True, help="Write each entry into the visitor system.")
+@click.option("--retention-days", type=click.IntRange(1, 3650), default=30, show_default=True)
+@pass_state
+def communities_add(state: _State, community_id: str, **opts: Any) -> None:
+    """Add a community."""
+    if (opts["opening"] is None) != (opts["closing"] is None):
+        raise click.UsageError("give both --opening and --closing, or neither")
+    policy = CommunityPolicy(
+        allowed_platforms=frozenset(opts["allowed"]),
+        opening=opts["opening"],
+        closing=opts["closing"],
+        require_active_order=opts["require_order"],
+        max_pass_minutes=opts["max_pass_minutes"],
+        exit_grace_minutes=opts["exit_grace_minutes"],
+        max_entries_per_hour=opts["max_entries_per_hour"],
+        require_presence=opts["require_presence"],
+        lockers_only=opts["lockers_only"],
+        visitor_record=opts["visitor_record"],
+        retention_days=opts["retention_days"],
+    )
+    community = Community(community_id, opts["name"], opts["address"], opts["timezone"], policy)
+    state.runtime().store.add_community(community)
+    click.echo(f"Added community {community_id}")
+
+
+@main.group()
+def gates() -> None:
+    """Gates riders pass, each with a code."""
+
+
+@gates.command("list")
+@click.option("--community")
+@pass_state
+def gates_list(state: _State, community: str | None) -> None:
+    rows = state.runtime().store.list_gates(community)
+    _table(
+        ["ID", "COMMUNITY", "NAME", "CODE", "DOOR", "DEVICE"],
+        [[g.id, g.community_id, g.name, g.code, g.door_no, g.access_connection_id or "-"] for g in rows],
+    )
+
+
+@gates.command("add")
+@click.argument("gate_id")
+@click.option("--community", required=True)
+@click.option("--name", required=True)
+@click.option("--code", required=True, help="The code printed at the gate.")
+@click.option("--door", default="1", show_default=True, help="Door number at the access controller.")
+@click.option("--access-connection", help="Connection that issues passes here (default: a guard checks).")
+@pass_state
+def gates_add(
+    state: _State, gate_id: str, community: str, name: str, code: str, door: str, access_connection: str | None
+) -> None:
+    """Add a gate to a community."""
+    state.runtime().store.add_gate(Gate(gate_id, community, name, code, door, access_connection))
+    click.echo(f"Added gate {gate_id} ({code})")
+
+
+@main.group()
+def connections() -> None:
+    """Configured instances of plugins: platform accounts, access controllers, lockers."""
+
+
+@connections.command("list")
+@pass_state
+def connections_list(state: _State) -> None:
+    rows = state.runtime().store.list_connections()
+    _table(
+        ["ID", "PLUGIN", "NAME", "TIMEOUT", "ENABLED"],
+        [[c.id, c.plugin, c.name, f"{c.timeout_s:g} s", "yes" if c.enabled else "no"] for c in rows],
+    )
+
+
+def _settings(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    settings = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        settings[key.strip()] = value
+    return settings
+
+
+@connections.command("add")
+@click.argument("connection_id")
+@click.option("--plugin", required=True, help="Plugin name (see 'last100 plugins').")
+@click.option("--name", required=True)
+@click.option("--setting", "settings", multiple=True, callback=_settings, help="KEY=VALUE (repeatable).")
+@click.option("--community", "community_ids", multiple=True, help="Community this connection serves (repeatable).")
+@click.option("--timeout", type=click.FloatRange(0.1, 60), default=3.0, show_default=True, help="Seconds.")
+@click.option(
+    "--freshness",
+    type=click.IntRange(0, 3600),
+    default=120,
+    show_default=True,
+    help="Seconds pushed order state stays usable.",
+)
+@click.option("--check/--no-check", default=True, show_default=True, help="Test the connection before saving.")
+@pass_state
+def connections_add(
+    state: _State,
+    connection_id: str,
+    plugin: str,
+    name: str,
+    settings: dict,
+    community_ids: tuple[str, ...],
+    timeout: float,
+    freshness: int,
+    check: bool,
+) -> None:
+    """Add a connection; its settings are validated and tested before it is saved."""
+    rt = state.runtime()
+    loaded = rt.hub.validate_settings(plugin, settings)
+    connection = Connection(connection_id, plugin, name, loaded, timeout_s=timeout, freshness_s=freshness)
+    if check and rt.hub.implements(plugin, "hub_check_connection"):
+        health = rt.hub.check_connection(connection)
+        if not health.ok:
+            raise click.ClickException(f"connection test failed, nothing saved: {health.message}")
+    rt.store.add_connection(connection, secret_fields(rt.hub.plugin(plugin).info), community_ids)
+    click.echo(f"Added connection {connection_id} ({plugin})")
+
+
+@connections.command("test")
+@click.argument("connection_id")
+@pass_state
+def connections_test(state: _State, connection_id: str) -> None:
+    """Check that a connection's system answers and accepts its credentials."""
+    rt = state.runtime()
+    health = rt.hub.check_connection(rt.store.get_connection(connection_id))
+    click.echo(f"{'ok' if health.ok else 'FAILED'}: {health.message}")
+    if not health.ok:
+        sys.exit(1)
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Console users."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option(
+    "--community", "community_ids", multiple=True, help="Community a manager or guard works for (repeatable)."
+)
+@click.password_option(help="Prompted when not given; at least 12 characters.")
+@pass_state
+def users_create(state: _State, username: str, role: str, community_ids: tuple[str, ...], password: str) -> None:
+    """Create a console user."""
+    if role != Role.OPERATOR and not community_ids:
+        raise click.UsageError(f"a {role} needs at least one --community")
+    store = state.runtime().store
+    for community_id in community_ids:
+        store.get_community(community_id)
+    store.add_user(username, hash_password(password), role, community_ids)
+    click.echo(f"Created {role} {username}")
+
+
+# -- entries -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--gate", "gate_code", required=True, help="The gate's code.")
+@click.option("--connection", "connection_id", required=True, help="The rider's platform connection.")
+@click.option("--token", help="A platform token from the rider app.")
+@click.option("--code", help="A code the rider typed.")
+@click.option("--entry-code", help="A signed entry code read at the gate.")
+@click.option("--order", "order_ref", help="The order the rider delivers.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def enter(
+    state: _State,
+    gate_code: str,
+    connection_id: str,
+    token: str | None,
+    code: str | None,
+    entry_code: str | None,
+    order_ref: str | None,
+    as_json: bool,
+) -> None:
+    """Decide one rider's entry, as a gate would (for testing a setup end to end)."""
+    given = [
+        (k, v)
+        for k, v in (
+            (CredentialKind.TOKEN, token),
+            (CredentialKind.TYPED_CODE, code),
+            (CredentialKind.ENTRY_CODE, entry_code),
+        )
+        if v
+    ]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --token, --code or --entry-code")
+    from hub.core.engine import EntryRequest
+
+    rt = state.runtime()
+    kind, value = given[0]
+    entry = rt.engine.decide(EntryRequest(gate_code, connection_id, Credential(kind, value), order_ref, actor="cli"))
+    if as_json:
+        click.echo(json.dumps(_entry_json(entry), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{entry.decision.value.upper()} in {entry.decision_ms:.0f} ms (entry {entry.id})")
+    for reason in entry.reasons:
+        click.echo(f"  {reason.code}: {reason.en} / {reason.zh}")
+    if entry.access_pass:
+        p = entry.access_pass
+        click.echo(f"  pass: {p.kind.value} {p.value} valid until {p.valid_until:%H:%M:%S} UTC")
+    for call in entry.hook_calls:
+        click.echo(f"  {call.hook} via {call.plugin}: {call.outcome} {call.duration_ms:.1f} ms")
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "decision": entry.decision.value,
+        "reasons": [{"code": r.code, "zh": r.zh, "en": r.en} for r in entry.reasons],
+        "decision_ms": entry.decision_ms,
+        "pass": None
+        if entry.access_pass is None
+        else {
+            "kind": entry.access_pass.kind.value,
+            "value": entry.access_pass.value,
+            "valid_until": entry.access_pass.valid_until.isoformat(),
+        },
+        "hook_calls": [{"hook": c.hook, "outcome": c.outcome, "ms": c.duration_ms} for c in entry.hook_calls],
+    }
+
+
+# -- serving -------------------------------------------------------------------------------
+
+
+def _serve(app: Any, host: str, port: int, threads: int) -> None:
+    import waitress
+
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="last100")
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on (default from config: 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default from config: 8100).")
+@click.option("--threads", type=click.IntRange(1, 256), help="Worker threads.")
+@pass_state
+def serve(state: _State, host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve the API and console with a production WSGI server (waitress)."""
+    from hub.web import create_app
+
+    rt = state.runtime()
+    if rt.store.current_revision() is None:
+        raise click.ClickException("the database is not migrated: run 'last100 db upgrade'")
+    config = rt.config
+    _serve(create_app(runtime=rt), host or config.host, port or config.port, threads or config.threads)
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8100, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo instance and exit.")
+@click.pass_context
+def demo(ctx: click.Context, port: int, no_serve: bool) -> None:
+    """Run the hub with SQLite, example plugins and a seeded community on localhost."""
+    from hub import demo as demo_data
+    from hub.web import create_app
+
+    state: _State = ctx.obj
+    if state.instance is None:
+        state.instance = DEMO_INSTANCE
+    config = state.config()
+    if write_instance_config(config, plugins=[DEMO_PLUGINS]):
+        click.echo(f"Created demo instance in {Path(config.instance_path).resolve()}")
+    config = state.config().require_secrets()
+    if DEMO_PLUGINS not in config.plugins:
+        raise click.ClickException(f"{config.config_file} is not a demo instance (it does not load {DEMO_PLUGINS})")
+    _migrate(config)
+    rt = state.runtime()
+    if _step("Seeding the demo community", lambda: demo_data.seed(rt.store)) is False:
+        click.echo("The demo community was already there")
+    click.echo(
+        "\nTry an entry in another terminal:\n"
+        f"  last100 --instance {config.instance_path} enter --gate sunny-north "
+        "--connection demo-platform --token demo-rider-1\n"
+    )
+    if no_serve:
+        rt.close()
+        return
+    _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
+
+
+if __name__ == "__main__":
+    main()

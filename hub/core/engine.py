@@ -1,0 +1,474 @@
+"""The entry engine: a rider at a gate, decided in about the time of one upstream call.
+
+1. Resolve the gate, its community and the platform connection.
+2. Verify the rider and fetch active orders *concurrently*, each bounded by the
+   connection's timeout. Orders the platform pushed within the connection's freshness
+   window are used without a call; a signed entry code is verified locally and names its
+   orders; the built-in cache reuses a verified identity for its lifetime.
+3. Policy plugins vote (``hub_evaluate_entry``): deny beats manual beats allow.
+4. Granted: the gate's access connection issues a pass valid until the order's expected
+   delivery plus the exit grace, capped by the community's maximum.
+5. Entry, pass, hook timings, audit records and outbox items are committed in one
+   transaction; ``hub_entry_decided`` runs after the commit.
+
+A platform or device that errors, times out or has an open circuit gives a manual check
+with a reason, never an unchecked grant; without a verified rider there is no grant,
+whatever the votes say.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextvars
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from hub.core.clock import Clock
+from hub.core.errors import (
+    CircuitOpen,
+    Conflict,
+    CredentialRejected,
+    UpstreamTimeout,
+)
+from hub.core.model import (
+    AccessGrant,
+    Community,
+    Connection,
+    Credential,
+    CredentialKind,
+    Decision,
+    Entry,
+    EntryContext,
+    Gate,
+    GrantRequest,
+    HookCall,
+    Notice,
+    Order,
+    PassKind,
+    PluginKind,
+    Problem,
+    Reason,
+    RiderClaim,
+    RiderIdentity,
+    Verdict,
+    Visit,
+)
+from hub.core.outbox import OutboxItem
+from hub.core.plugins import Hub
+from hub.core.store import Store
+from hub.core.trace import current_trace, tracing
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_NO_POLICY = Reason("no_policy", "无可用的通行规则，请门岗人工核验", "No entry rule applies; a guard will check you")
+_NOT_VERIFIED = Reason(
+    "rider_not_verified",
+    "骑手身份尚未验证，请门岗人工核验",
+    "Your identity could not be verified; a guard will check you",
+)
+_DEVICE_DOWN = Reason(
+    "gate_device_unavailable",
+    "门禁设备暂时无法发放通行码，请门岗放行",
+    "The gate device could not issue a pass; a guard will let you in",
+)
+
+
+@dataclass(frozen=True)
+class EntryRequest:
+    """A rider asking to enter at a gate."""
+
+    gate_code: str
+    connection_id: str
+    credential: Credential
+    order_ref: str | None = None
+    presence_verified: bool = False
+    location: tuple[float, float] | None = None
+    idempotency_key: str | None = None
+    actor: str = "api"
+
+    def fingerprint(self) -> str:
+        """A digest of what was asked, to tell a retry from a different request that
+        reuses an idempotency key. The credential enters only as a hash."""
+        body = {
+            "gate": self.gate_code,
+            "connection": self.connection_id,
+            "credential": [self.credential.kind.value, _digest(self.credential.value)],
+            "order": self.order_ref,
+            "presence": self.presence_verified,
+            "location": self.location,
+        }
+        return _digest(json.dumps(body, sort_keys=True))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class _Fetched:
+    rider: RiderIdentity | None = None
+    orders: tuple[Order, ...] = ()
+    problems: list[Problem] = field(default_factory=list)
+
+
+class EntryEngine:
+    """Decides entries. Thread-safe; one instance serves the whole process."""
+
+    def __init__(self, hub: Hub, store: Store, clock: Clock | None = None, *, max_workers: int = 32) -> None:
+        self.hub = hub
+        self.store = store
+        self.clock = clock or Clock()
+        self._pool = cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="last100-upstream")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- the flow ----------------------------------------------------------------
+
+    def decide(self, request: EntryRequest) -> Entry:
+        """Decide one entry; the same idempotency key and request give the same entry.
+
+        :raises NotFound: unknown gate code or connection.
+        :raises Conflict: the idempotency key was used for a different request.
+        """
+        started = self.clock.monotonic()
+        fingerprint = request.fingerprint()
+        if request.idempotency_key:
+            replay = self._replay(request.idempotency_key, fingerprint)
+            if replay is not None:
+                return replay
+
+        gate = self.store.gate_by_code(request.gate_code)
+        community = self.store.get_community(gate.community_id)
+        platform = self.store.get_connection(request.connection_id)
+        now = self.clock.now()
+
+        with tracing() as trace:
+            fetched = self._fetch(platform, request, gate, community, now)
+            context = EntryContext(
+                community=community,
+                gate=gate,
+                connection=platform,
+                credential_kind=request.credential.kind,
+                now=now,
+                rider=fetched.rider,
+                orders=fetched.orders,
+                order_ref=request.order_ref,
+                presence_verified=request.presence_verified,
+                entries_last_hour=self._entries_last_hour(platform, fetched.rider, now),
+                problems=tuple(fetched.problems),
+            )
+            decision, reasons = combine(self.hub.evaluate_entry(context), fetched.rider)
+            entry_id = str(uuid.uuid4())
+            access_pass = None
+            if decision is Decision.GRANTED:
+                access_pass = self._issue_pass(entry_id, gate, community, fetched, now)
+                if access_pass is None:
+                    decision, reasons = Decision.MANUAL_CHECK, (_DEVICE_DOWN,)
+
+        entry = Entry(
+            id=entry_id,
+            community_id=community.id,
+            gate_id=gate.id,
+            connection_id=platform.id,
+            decision=decision,
+            reasons=reasons,
+            created_at=now,
+            decision_ms=round((self.clock.monotonic() - started) * 1000, 2),
+            rider_ref=fetched.rider.platform_ref if fetched.rider else "",
+            order_refs=tuple(o.ref for o in fetched.orders),
+            access_pass=access_pass,
+            hook_calls=trace.calls,
+        )
+        try:
+            self.store.save_entry(
+                entry,
+                rider=fetched.rider,
+                orders=fetched.orders,
+                idempotency_key=request.idempotency_key,
+                fingerprint=fingerprint,
+                actions=trace.actions,
+                outbox=self._side_effects(entry, fetched.rider, platform, community, gate),
+                actor=request.actor,
+            )
+        except Conflict:
+            # A concurrent twin of this request committed first: give back its entry and
+            # take back the pass this one issued, so only one credential stays valid.
+            self._withdraw(gate, access_pass)
+            if request.idempotency_key:
+                replay = self._replay(request.idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+            raise
+        self.hub.entry_decided(entry)
+        return entry
+
+    def _replay(self, key: str, fingerprint: str) -> Entry | None:
+        found = self.store.find_idempotent(key)
+        if found is None:
+            return None
+        entry, stored = found
+        if stored != fingerprint:
+            raise Conflict("this Idempotency-Key was already used for a different request")
+        return entry
+
+    # -- identity and orders -----------------------------------------------------
+
+    def _fetch(
+        self, platform: Connection, request: EntryRequest, gate: Gate, community: Community, now: datetime
+    ) -> _Fetched:
+        result = _Fetched()
+        credential = request.credential
+        fresh_since = now - timedelta(seconds=platform.freshness_s)
+        refs = {request.order_ref} - {None}
+
+        def verify() -> RiderIdentity:
+            return self.hub.verify_rider(platform, credential, gate)
+
+        if credential.kind is CredentialKind.ENTRY_CODE:
+            # Signed entry codes are verified locally and name their orders: verify
+            # first (no network), then look for pushed state of exactly those orders.
+            result.rider = self._bounded(platform, "hub_verify_rider", verify, result.problems)
+            if result.rider is None:
+                return result
+            refs |= set(result.rider.order_refs)
+            pushed = self._pushed(platform, fresh_since, refs)
+            if refs and refs <= {o.ref for o in pushed}:
+                result.orders = pushed
+                return result
+            claim = RiderClaim(credential, result.rider.platform_ref)
+            result.orders = self._orders(platform, claim, community, result)
+            return result
+
+        pushed = self._pushed(platform, fresh_since, refs)
+        if refs and refs <= {o.ref for o in pushed}:
+            result.rider = self._bounded(platform, "hub_verify_rider", verify, result.problems)
+            result.orders = pushed
+            return result
+
+        # Nothing usable was pushed: ask for identity and orders at the same time.
+        ctx = contextvars.copy_context()
+        rider_future = self._pool.submit(ctx.copy().run, verify)
+        orders_future = self._pool.submit(
+            ctx.copy().run, self.hub.active_orders, platform, RiderClaim(credential), community
+        )
+        result.rider = self._settle(platform, "hub_verify_rider", rider_future, result.problems)
+        orders = self._settle(platform, "hub_active_orders", orders_future, result.problems)
+        if orders is None and result.rider is not None:
+            # The orders call failed, but recent pushes may still know this rider's orders.
+            pushed = self.store.fresh_orders(platform.id, fresh_since, rider_ref=result.rider.platform_ref)
+            if pushed:
+                result.problems = [p for p in result.problems if p.hook != "hub_active_orders"]
+                orders = pushed
+        result.orders = _matching(orders or (), result.rider)
+        return result
+
+    def _orders(
+        self, platform: Connection, claim: RiderClaim, community: Community, result: _Fetched
+    ) -> tuple[Order, ...]:
+        orders = self._bounded(
+            platform, "hub_active_orders", lambda: self.hub.active_orders(platform, claim, community), result.problems
+        )
+        if orders is None:
+            return ()
+        return _matching(orders, result.rider)
+
+    def _pushed(self, platform: Connection, fresh_since: datetime, refs: set[str]) -> tuple[Order, ...]:
+        if not refs:
+            return ()
+        return tuple(self.store.fresh_orders(platform.id, fresh_since, refs=refs))
+
+    def _entries_last_hour(self, platform: Connection, rider: RiderIdentity | None, now: datetime) -> int:
+        if rider is None:
+            return 0
+        return self.store.count_entries(platform.id, rider.platform_ref, now - timedelta(hours=1))
+
+    # -- calling upstream with a deadline ------------------------------------------
+
+    def _bounded(self, connection: Connection, hook: str, call: Callable[[], T], problems: list[Problem]) -> T | None:
+        future = self._pool.submit(contextvars.copy_context().run, call)
+        return self._settle(connection, hook, future, problems)
+
+    def _settle(self, connection: Connection, hook: str, future: cf.Future, problems: list[Problem]) -> Any:
+        """Wait for an upstream call until the connection's deadline; turn failures into
+        problems the policy plugins can read."""
+        started_at = self.clock.now()
+        try:
+            return future.result(timeout=connection.timeout_s)
+        except cf.TimeoutError:
+            future.cancel()
+            message = f"{connection.name} did not answer within {connection.timeout_s:g} s"
+            trace = current_trace()
+            if trace is not None:
+                trace.add_call(
+                    HookCall(
+                        hook,
+                        connection.plugin,
+                        connection.id,
+                        started_at,
+                        connection.timeout_s * 1000,
+                        "timeout",
+                        message,
+                    )
+                )
+            problems.append(Problem(hook, connection.id, "timeout", message))
+        except CredentialRejected as exc:
+            problems.append(Problem(hook, connection.id, "rejected", f"{exc.reason_zh}|{exc.reason_en}"))
+        except UpstreamTimeout as exc:
+            problems.append(Problem(hook, connection.id, "timeout", str(exc)))
+        except CircuitOpen as exc:
+            problems.append(Problem(hook, connection.id, "circuit_open", str(exc)))
+        except Exception as exc:  # any other failure of a plugin means "could not ask"
+            log.warning("%s on %s failed: %s", hook, connection.id, exc)
+            problems.append(Problem(hook, connection.id, "error", str(exc) or type(exc).__name__))
+        return None
+
+    # -- the pass ----------------------------------------------------------------
+
+    def _issue_pass(
+        self, entry_id: str, gate: Gate, community: Community, fetched: _Fetched, now: datetime
+    ) -> AccessGrant | None:
+        valid_until = pass_until(community, fetched.orders, now)
+        if gate.access_connection_id is None:
+            # No device at this gate: the guard checks the pass on the rider's phone.
+            return AccessGrant(entry_id, PassKind.GUARD, secrets.token_hex(4).upper(), now, valid_until)
+        device = self.store.get_connection(gate.access_connection_id)
+        request = GrantRequest(
+            grant_id=entry_id,
+            rider_ref=fetched.rider.platform_ref if fetched.rider else "",
+            valid_from=now,
+            valid_until=valid_until,
+            label=f"rider {entry_id[:8]}",
+        )
+        # A device failure is recorded in the trace; the entry falls back to a guard.
+        return self._bounded(device, "hub_grant_access", lambda: self.hub.grant_access(device, gate, request), [])
+
+    def _withdraw(self, gate: Gate, access_pass: AccessGrant | None) -> None:
+        if access_pass is None or gate.access_connection_id is None:
+            return
+        try:
+            self.hub.revoke_access(self.store.get_connection(gate.access_connection_id), gate, access_pass)
+        except Exception:
+            log.exception(
+                "could not withdraw duplicate pass %s; it expires at %s", access_pass.grant_id, access_pass.valid_until
+            )
+
+    # -- side effects (delivered later from the outbox) -------------------------------
+
+    def _side_effects(
+        self, entry: Entry, rider: RiderIdentity | None, platform: Connection, community: Community, gate: Gate
+    ) -> list[OutboxItem]:
+        items: list[OutboxItem] = []
+        if rider is None:
+            return items
+        if self.hub.implements(platform.plugin, "hub_notify_rider"):
+            notice = notice_for(entry, gate)
+            items.append(
+                OutboxItem(
+                    kind="notify_rider",
+                    connection_id=platform.id,
+                    payload={
+                        "entry_id": entry.id,
+                        "rider_ref": rider.platform_ref,
+                        "notice": {"kind": notice.kind, "text_zh": notice.text_zh, "text_en": notice.text_en},
+                    },
+                    dedupe_key=f"notify_rider:{entry.id}",
+                )
+            )
+        if entry.decision is Decision.GRANTED and community.policy.visitor_record and entry.access_pass:
+            for conn in self.store.connections_for_community(community.id):
+                if PluginKind.VISITOR in self.hub.plugin(conn.plugin).info.kinds:
+                    visit = Visit(
+                        entry_id=entry.id,
+                        community_id=community.id,
+                        gate_id=gate.id,
+                        rider_ref=rider.platform_ref,
+                        masked_name=rider.masked_name,
+                        masked_phone=rider.masked_phone,
+                        platform=platform.plugin,
+                        started_at=entry.access_pass.valid_from,
+                        ends_at=entry.access_pass.valid_until,
+                    )
+                    items.append(
+                        OutboxItem(
+                            kind="register_visitor",
+                            connection_id=conn.id,
+                            payload=_visit_payload(visit),
+                            dedupe_key=f"register_visitor:{entry.id}:{conn.id}",
+                        )
+                    )
+        return items
+
+
+# -- pure helpers (kept outside the class so they are easy to test) ---------------------
+
+
+def combine(verdicts: Sequence[Verdict], rider: RiderIdentity | None) -> tuple[Decision, tuple[Reason, ...]]:
+    """Fold the policy votes: any deny wins over manual, manual over allow. No vote, or
+    no verified rider, never grants."""
+    for decision in (Decision.DENIED, Decision.MANUAL_CHECK):
+        reasons = tuple(v.reason for v in verdicts if v.decision is decision and v.reason)
+        if any(v.decision is decision for v in verdicts):
+            return decision, _unique(reasons)
+    if not verdicts:
+        return Decision.MANUAL_CHECK, (_NO_POLICY,)
+    if rider is None:
+        return Decision.MANUAL_CHECK, (_NOT_VERIFIED,)
+    return Decision.GRANTED, ()
+
+
+def _unique(reasons: tuple[Reason, ...]) -> tuple[Reason, ...]:
+    return tuple(dict.fromkeys(reasons))
+
+
+def _matching(orders: Sequence[Order], rider: RiderIdentity | None) -> tuple[Order, ...]:
+    """Orders that belong to the verified rider (a pushed or listed order carrying a
+    different rider's ref is never evidence for this one)."""
+    if rider is None:
+        return ()
+    return tuple(o for o in orders if not o.rider_ref or o.rider_ref == rider.platform_ref)
+
+
+def pass_until(community: Community, orders: Sequence[Order], now: datetime) -> datetime:
+    """How long a pass lives: until the latest expected delivery plus the exit grace,
+    capped by the community's maximum, and never shorter than the grace itself."""
+    policy = community.policy
+    cap = now + timedelta(minutes=policy.max_pass_minutes)
+    grace = timedelta(minutes=policy.exit_grace_minutes)
+    etas = [o.eta for o in orders if o.eta is not None]
+    until = min(cap, max(etas) + grace) if etas else cap
+    return max(until, min(cap, now + grace))
+
+
+def notice_for(entry: Entry, gate: Gate) -> Notice:
+    if entry.decision is Decision.GRANTED:
+        return Notice("gate_open", f"{gate.name}已为您开放通行", f"{gate.name} is open for you", {"gate_id": gate.id})
+    if entry.decision is Decision.MANUAL_CHECK:
+        return Notice(
+            "manual_check", f"请在{gate.name}等待门岗核验", f"Please wait at {gate.name}: a guard will check you"
+        )
+    reason = entry.reasons[0] if entry.reasons else Reason("denied", "暂不能进入", "Entry refused")
+    return Notice("denied", reason.zh, reason.en, {"code": reason.code})
+
+
+def _visit_payload(visit: Visit) -> dict[str, Any]:
+    return {
+        "entry_id": visit.entry_id,
+        "community_id": visit.community_id,
+        "gate_id": visit.gate_id,
+        "rider_ref": visit.rider_ref,
+        "masked_name": visit.masked_name,
+        "masked_phone": visit.masked_phone,
+        "platform": visit.platform,
+        "started_at": visit.started_at.isoformat(),
+        "ends_at": visit.ends_at.isoformat(),
+    }

@@ -1,0 +1,67 @@
+"""Assembles one running hub from its configuration: storage, plugins, entry engine.
+
+The web app, the CLI and the scheduler all start from :func:`build_runtime`, so they load
+the same plugins the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hub.core.clock import Clock
+from hub.core.config import Config
+from hub.core.engine import EntryEngine
+from hub.core.errors import PluginError
+from hub.core.plugins import Hub
+from hub.core.store import Store
+from hub.plugins import builtin_plugins
+
+
+@dataclass
+class Runtime:
+    config: Config
+    clock: Clock
+    store: Store
+    hub: Hub
+    engine: EntryEngine
+
+    def close(self) -> None:
+        self.engine.close()
+        self.store.dispose()
+
+
+def configured_plugins(paths: Iterable[str]) -> list[object]:
+    """Plugins named by import path in the configuration (``"module:factory"``). They
+    were asked for explicitly, so a wrong path stops the hub instead of being skipped."""
+    plugins: list[object] = []
+    for path in paths:
+        module_name, _, attr = path.partition(":")
+        try:
+            target = (
+                getattr(importlib.import_module(module_name), attr) if attr else importlib.import_module(module_name)
+            )
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(f"configured plugin {path!r} cannot be imported: {exc}") from exc
+        made = target() if callable(target) else target
+        plugins.extend(made if isinstance(made, list | tuple) else [made])
+    return plugins
+
+
+def build_hub(config: Config, clock: Clock, extra_plugins: Iterable[object] = ()) -> Hub:
+    """The plugin manager with the built-ins, the configured plugins, ``extra_plugins``
+    and every installed plugin of the ``last100`` entry-point group that is not disabled."""
+    hub = Hub(trace=config.trace_plugins)
+    builtins = builtin_plugins(clock, failure_threshold=config.breaker_failures, reset_after_s=config.breaker_reset_s)
+    hub.load([*builtins, *configured_plugins(config.plugins), *extra_plugins], disabled=config.disable_plugins)
+    return hub
+
+
+def build_runtime(config: Config, clock: Clock | None = None, extra_plugins: Iterable[object] = ()) -> Runtime:
+    config.require_secrets()
+    clock = clock or Clock()
+    store = Store(config.effective_database_url, config.secret_keys, clock=clock)
+    hub = build_hub(config, clock, extra_plugins)
+    engine = EntryEngine(hub, store, clock, max_workers=config.upstream_workers)
+    return Runtime(config=config, clock=clock, store=store, hub=hub, engine=engine)
