@@ -32,36 +32,36 @@ class Runtime:
         self.store.dispose()
 
 
-def configured_plugins(paths: Iterable[str]) -> list[object]:
-    """Plugins named by import path in the configuration (``"module:factory"``). They
-    were asked for explicitly, so a wrong path stops the hub instead of being skipped."""
-    plugins: list[object] = []
+def configured_plugins(paths: Iterable[str]) -> list[tuple[object, str]]:
+    """Plugins named by import path in the configuration (``"module:factory"``), each
+    with its source. They were asked for explicitly, so a wrong path stops the hub
+    instead of being skipped."""
+    plugins: list[tuple[object, str]] = []
     for path in paths:
         module_name, _, attr = path.partition(":")
         try:
-            target = (
-                getattr(importlib.import_module(module_name), attr) if attr else importlib.import_module(module_name)
-            )
+            module = importlib.import_module(module_name)
+            target = getattr(module, attr) if attr else module
         except (ImportError, AttributeError) as exc:
             raise PluginError(f"configured plugin {path!r} cannot be imported: {exc}") from exc
         made = target() if callable(target) else target
-        plugins.extend(made if isinstance(made, list | tuple) else [made])
+        plugins.extend((plugin, f"config:{path}") for plugin in (made if isinstance(made, list | tuple) else [made]))
     return plugins
 
 
-def build_hub(config: Config, clock: Clock, extra_plugins: Iterable[object] = ()) -> Hub:
-    """The plugin manager with the built-ins, the configured plugins, ``extra_plugins``
-    and every installed plugin of the ``last100`` entry-point group that is not disabled."""
+def build_hub(config: Config, clock: Clock) -> Hub:
+    """The plugin manager with the built-ins, the configured plugins and every
+    installed plugin of the ``last100`` entry-point group that is not disabled."""
     hub = Hub(trace=config.trace_plugins)
     builtins = builtin_plugins(clock, failure_threshold=config.breaker_failures, reset_after_s=config.breaker_reset_s)
-    hub.load([*builtins, *configured_plugins(config.plugins), *extra_plugins], disabled=config.disable_plugins)
+    hub.load(builtins, disabled=config.disable_plugins, configured=configured_plugins(config.plugins))
     return hub
 
 
-def build_runtime(config: Config, clock: Clock | None = None, extra_plugins: Iterable[object] = ()) -> Runtime:
+def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
     config.require_secrets()
     clock = clock or Clock()
     store = Store(config.effective_database_url, config.secret_keys, clock=clock)
-    hub = build_hub(config, clock, extra_plugins)
+    hub = build_hub(config, clock)
     engine = EntryEngine(hub, store, clock, max_workers=config.upstream_workers)
     return Runtime(config=config, clock=clock, store=store, hub=hub, engine=engine)

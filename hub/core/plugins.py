@@ -224,14 +224,20 @@ class Hub:
                 continue
             self._register(plugin, info, source)
 
-    def load(self, builtins: Iterable[object], disabled: Iterable[str] = ()) -> Hub:
-        """Register the built-in plugins, then the installed ones, skipping any whose
-        plugin name (or entry-point name) is in ``disabled``."""
+    def load(
+        self,
+        builtins: Iterable[object],
+        disabled: Iterable[str] = (),
+        configured: Iterable[tuple[object, str]] = (),
+    ) -> Hub:
+        """Register the built-in plugins, then the ``configured`` ones (pairs of plugin
+        and where it came from), then the installed ones, skipping any whose plugin name
+        (or entry-point name) is in ``disabled``."""
         blocked = set(disabled)
-        for plugin in builtins:
+        for plugin, source in [*((p, "builtin") for p in builtins), *configured]:
             info = self._describe(plugin)
             if info.name not in blocked:
-                self._register(plugin, info, "builtin")
+                self._register(plugin, info, source)
         self.load_entry_points(blocked)
         return self
 

@@ -7,7 +7,6 @@ The running hub (storage, plugins, engine) is kept in ``app.extensions["last100"
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, current_app, jsonify, render_template
@@ -16,13 +15,9 @@ from hub.core.config import load_config
 from hub.runtime import Runtime, build_runtime
 
 
-def create_app(
-    test_config: dict[str, Any] | None = None,
-    runtime: Runtime | None = None,
-    extra_plugins: Iterable[object] = (),
-) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     if runtime is None:
-        runtime = build_runtime(load_config(**(test_config or {})), extra_plugins=extra_plugins)
+        runtime = build_runtime(load_config(**(test_config or {})))
     app = Flask(__name__, instance_path=str(runtime.config.instance_path.resolve()))
     app.config.update(SECRET_KEY=runtime.config.secret_key, JSON_AS_ASCII=False)
     app.extensions["last100"] = runtime
