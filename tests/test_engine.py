@@ -214,6 +214,18 @@ def test_platform_timeout_gives_manual_check_not_a_denial(world):
     assert [c.hook for c in timeout_calls] == ["hub_verify_rider"]
 
 
+def test_rejected_rider_is_decided_without_waiting_for_the_orders(world):
+    release = threading.Event()
+    world.platform.before["hub_active_orders"] = release.wait  # would outlast the 0.5 s deadline
+
+    entry = world.engine.decide(request(token="forged"))
+    release.set()
+
+    assert entry.decision is Decision.DENIED
+    assert reason_codes(entry) == ["rider_not_verified"]
+    assert [c.hook for c in entry.hook_calls if c.outcome == "timeout"] == []
+
+
 def test_platform_error_gives_manual_check(world):
     world.platform.fail["hub_active_orders"] = UpstreamError("502 from platform")
     entry = world.engine.decide(request())

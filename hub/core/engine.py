@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -261,8 +262,13 @@ class EntryEngine:
         orders_future = self._pool.submit(
             ctx.copy().run, self.hub.active_orders, platform, RiderClaim(credential), community
         )
-        result.rider = self._settle(platform, "hub_verify_rider", rider_future, result.problems)
-        orders = self._settle(platform, "hub_active_orders", orders_future, result.problems)
+        deadline = time.monotonic() + platform.timeout_s
+        result.rider = self._settle(platform, "hub_verify_rider", rider_future, result.problems, deadline)
+        if result.rider is None:
+            # Without a verified rider there is no grant: do not wait for the orders.
+            orders_future.cancel()
+            return result
+        orders = self._settle(platform, "hub_active_orders", orders_future, result.problems, deadline)
         if orders is None and result.rider is not None:
             # The orders call failed, but recent pushes may still know this rider's orders.
             pushed = self.store.fresh_orders(platform.id, fresh_since, rider_ref=result.rider.platform_ref)
@@ -298,12 +304,21 @@ class EntryEngine:
         future = self._pool.submit(contextvars.copy_context().run, call)
         return self._settle(connection, hook, future, problems)
 
-    def _settle(self, connection: Connection, hook: str, future: cf.Future, problems: list[Problem]) -> Any:
-        """Wait for an upstream call until the connection's deadline; turn failures into
-        problems the policy plugins can read."""
+    def _settle(
+        self,
+        connection: Connection,
+        hook: str,
+        future: cf.Future,
+        problems: list[Problem],
+        deadline: float | None = None,
+    ) -> Any:
+        """Wait for an upstream call until the deadline (``time.monotonic()``; by default
+        the connection's timeout from now); turn failures into problems the policy
+        plugins can read."""
         started_at = self.clock.now()
+        wait = connection.timeout_s if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            return future.result(timeout=connection.timeout_s)
+            return future.result(timeout=wait)
         except cf.TimeoutError:
             future.cancel()
             message = f"{connection.name} did not answer within {connection.timeout_s:g} s"
