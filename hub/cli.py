@@ -156,6 +156,15 @@ def keys_generate() -> None:
     click.echo(generate_key())
 
 
+@keys.command("rotate")
+@pass_state
+def keys_rotate(state: _State) -> None:
+    """Re-encrypt every connection's secrets with the first key, so older keys can be
+    removed from secret_keys afterwards."""
+    count = _step("Re-encrypting connection secrets", state.runtime().store.rotate_secrets)
+    click.echo(f"{count} connection(s) now use the first key; older keys can be removed")
+
+
 # -- plugins ---------------------------------------------------------------------------
 
 

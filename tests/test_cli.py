@@ -240,3 +240,22 @@ def test_server_answers_on_localhost(tmp_path, command):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_keys_rotate_re_encrypts_with_the_new_first_key(cli):
+    assert cli("demo", "--no-serve").exit_code == 0
+    config_file = cli.instance / "last100.toml"
+    old_key = tomllib.loads(config_file.read_text())["secret_keys"][0]
+    new_key = cli("keys", "generate").output.strip()
+    text = config_file.read_text().replace(f'["{old_key}"]', f'["{new_key}", "{old_key}"]')
+    config_file.write_text(text)
+
+    result = cli("keys", "rotate")
+
+    assert result.exit_code == 0, result.output
+    assert "1 connection(s) now use the first key" in result.output  # the demo platform has a secret
+    config_file.write_text(text.replace(f', "{old_key}"', ""))
+    listing = cli("connections", "list")
+    assert listing.exit_code == 0 and "demo-platform" in listing.output
+    granted = cli("enter", "--gate", "sunny-north", "--connection", "demo-platform", "--token", "demo-rider-1")
+    assert granted.output.startswith("GRANTED")
