@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import marshmallow
 from marshmallow import fields
@@ -40,7 +43,48 @@ from hub.core.store import Store
 
 VERSION = "0.1.0"
 
+#: The demo community's id, which platform simulators also use as its id at the platform.
 COMMUNITY_ID = "sunny-garden"
+
+#: Entry-point group through which adapters offer their simulators to the demo.
+SIMULATOR_GROUP = "last100.simulators"
+
+
+@dataclass(frozen=True)
+class DemoRider:
+    """A rider every platform simulator knows in the demo."""
+
+    token: str  # what the rider app hands over (a platform token)
+    platform_ref: str
+    masked_name: str
+    masked_phone: str
+    suspended: bool = False
+    order_ref: str | None = None  # an order being delivered into the demo community now
+
+
+DEMO_RIDERS = (
+    DemoRider("demo-rider-1", "R1001", "王*", "138****5678", order_ref="DEMO-ORDER-1"),
+    DemoRider("demo-rider-2", "R1002", "李*", "139****4321"),
+    DemoRider("demo-rider-3", "R1003", "张*", "137****0000", suspended=True),
+)
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """What an adapter's simulator offers the demo.
+
+    An adapter registers a zero-argument factory returning this object in the
+    ``last100.simulators`` entry-point group. The demo serves ``app(push_url)`` on a free
+    loopback port, then adds a connection for ``plugin`` with ``settings(base_url)``.
+    ``push_url`` is where the simulator sends its pushes (the hub's push endpoint for
+    that connection). Platform simulators seed :data:`DEMO_RIDERS`, with their orders
+    delivered into :data:`COMMUNITY_ID`.
+    """
+
+    plugin: str
+    name: str
+    app: Callable[[str], Any]
+    settings: Callable[[str], dict[str, Any]]
 PLATFORM_CONNECTION = "demo-platform"
 GATE_CONNECTION = "demo-gate"
 

@@ -87,7 +87,7 @@ def make_order(**overrides: Any) -> Order:
 def make_push_request(**overrides: Any) -> PushRequest:
     values = {
         "method": "POST",
-        "path": "/push/acme-1",
+        "url": "https://hub.example.org/api/v1/push/acme-1",
         "headers": {"Content-Type": "application/json"},
         "body": b"{}",
         "received_at": NOW,

@@ -25,6 +25,7 @@ from hub.core.model import (
     PluginKind,
     PushEvent,
     Receipt,
+    RiderStatus,
     Verdict,
     VisitorRecord,
 )
@@ -196,6 +197,12 @@ class Listener(Fake):
     @hookimpl
     def hub_entry_decided(self, entry):
         self.record("hub_entry_decided", entry=entry)
+        if self.fail:
+            raise RuntimeError(f"{self.name} is down")
+
+    @hookimpl
+    def hub_push_received(self, connection, event):
+        self.record("hub_push_received", connection=connection, event=event)
         if self.fail:
             raise RuntimeError(f"{self.name} is down")
 
@@ -587,3 +594,18 @@ def test_hook_hub_entry_decided_listener_failure_is_logged_and_swallowed(caplog)
     assert "metrics" in record.getMessage()
     assert "entry-42" in record.getMessage()
     assert record.exc_info[0] is RuntimeError
+
+
+def test_hook_hub_push_received_reaches_every_listener_despite_a_failure(caplog):
+    cache, metrics = Listener("cache"), Listener("metrics", fail=True)
+    hub = hub_with(cache, metrics)
+    connection = make_connection()
+    event = PushEvent(event_id="evt-7", occurred_at=NOW, rider_ref="R1", rider_status=RiderStatus.SUSPENDED)
+
+    with caplog.at_level(logging.ERROR, logger="hub.core.plugins"):
+        hub.push_received(connection, event)
+
+    assert cache.calls == [("hub_push_received", {"connection": connection, "event": event})]
+    assert metrics.calls == [("hub_push_received", {"connection": connection, "event": event})]
+    [record] = caplog.records
+    assert "metrics" in record.getMessage() and "evt-7" in record.getMessage()

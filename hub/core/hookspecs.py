@@ -481,3 +481,25 @@ def hub_entry_decided(entry: Entry) -> None:
         def hub_entry_decided(entry):
             metrics.increment(f"entries.{entry.decision}")
     """
+
+
+@hookspec
+def hub_push_received(connection: Connection, event: PushEvent) -> None:
+    """Called for each new event of an accepted push, after it is stored: an order's new
+    status, a rider suspended, a door event. Repeats of an event are not passed on.
+
+    Like ``hub_entry_decided`` it runs after the commit; an exception is logged and
+    does not keep the other listeners from being called. The built-in verification cache
+    uses it to forget a suspended rider at once.
+
+    :param connection: the connection the push came in on.
+    :param event: the event, as the connection's plugin parsed it.
+    :return: nothing; the hub ignores what listeners return.
+
+    Example::
+
+        @hookimpl
+        def hub_push_received(connection, event):
+            if event.rider_status is RiderStatus.SUSPENDED:
+                alert_guards(connection, event.rider_ref)
+    """

@@ -55,6 +55,8 @@ class PluginInfo:
     description: str = ""
     docs_url: str = ""
     settings_schema: type | None = None
+    #: JSON body the hub answers an accepted push with (platforms expect their own).
+    push_ack: Mapping[str, Any] = field(default_factory=lambda: {"status": "ok"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", frozenset(PluginKind(k) for k in _frozen_set(self.kinds)))
@@ -218,6 +220,10 @@ class RiderIdentity:
     never asks for more. ``cache_seconds`` says how long the hub may reuse this answer
     for the same credential. ``order_refs`` carries order references that came with the
     credential itself (a signed entry code names its orders).
+
+    ``single_use_id`` marks a credential that may open the gate only once (the ``jti`` of
+    a signed entry code): the hub records it and refuses it the second time, across
+    every process of the deployment, until ``single_use_until``.
     """
 
     platform_ref: str
@@ -226,6 +232,8 @@ class RiderIdentity:
     status: RiderStatus = RiderStatus.ACTIVE
     cache_seconds: int = 0
     order_refs: tuple[str, ...] = ()
+    single_use_id: str = ""
+    single_use_until: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RiderStatus(self.status))
@@ -292,13 +300,24 @@ class Order:
 
 @dataclass(frozen=True)
 class PushRequest:
-    """An inbound HTTP push, independent of any web framework."""
+    """An inbound HTTP push, independent of any web framework.
+
+    ``url`` is the full URL as the sender addressed it (some platforms sign it);
+    ``query`` holds the query-string parameters and ``form`` the form fields of an
+    ``application/x-www-form-urlencoded`` body (empty otherwise). Header names are
+    case-insensitive: look them up in lower case.
+    """
 
     method: str
-    path: str
+    url: str
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime
+    query: Mapping[str, str] = field(default_factory=dict)
+    form: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", {k.lower(): v for k, v in self.headers.items()})
 
 
 @dataclass(frozen=True)

@@ -368,9 +368,18 @@ class Hub:
         return [v for v in self.pm.hook.hub_evaluate_entry(context=context) if v is not None]
 
     def entry_decided(self, entry: Entry) -> None:
-        """Tell every listener; one listener's failure is logged and neither undoes the
-        committed entry nor keeps the other listeners from hearing about it."""
-        hook = self.pm.hook.hub_entry_decided
+        self._notify("hub_entry_decided", f"entry {entry.id}", entry=entry)
+
+    def push_received(self, connection: Connection, event: PushEvent) -> None:
+        self._notify(
+            "hub_push_received", f"event {event.event_id} on {connection.id}", connection=connection, event=event
+        )
+
+    def _notify(self, hook_name: str, about: str, **kwargs: Any) -> None:
+        """Tell every listener of a broadcast hook about something already committed;
+        one listener's failure is logged and neither undoes it nor keeps the other
+        listeners from hearing about it."""
+        hook = getattr(self.pm.hook, hook_name)
         listeners = [
             impl.plugin
             for impl in reversed(hook.get_hookimpls())  # pluggy's call order
@@ -379,10 +388,6 @@ class Hub:
         for listener in listeners:
             others = [p for p in listeners if p is not listener]
             try:
-                self.pm.subset_hook_caller("hub_entry_decided", others)(entry=entry)
-            except Exception:  # the entry is committed; a listener's failure must not undo it
-                log.exception(
-                    "hub_entry_decided listener %s failed for entry %s",
-                    self.pm.get_name(listener),
-                    entry.id,
-                )
+                self.pm.subset_hook_caller(hook_name, others)(**kwargs)
+            except Exception:  # what happened is committed; a listener's failure must not undo it
+                log.exception("%s listener %s failed for %s", hook_name, self.pm.get_name(listener), about)
