@@ -378,6 +378,13 @@ def test_pushed_order_of_another_rider_is_no_evidence(world):
     assert entry.decision is Decision.DENIED
 
 
+def test_pushed_order_into_another_community_is_no_evidence(world):
+    world.store.upsert_order("plat", order("O8", "R1", "PC-ELSEWHERE"), source="push")
+    entry = world.engine.decide(request(order_ref="O8"))
+    assert entry.decision is Decision.DENIED
+    assert entry.order_refs == ()
+
+
 def test_common_case_costs_only_the_grant_call(world):
     world.engine.decide(request())  # first visit: identity cached
     world.store.upsert_order("plat", order("O2", "R1", "PC-1"), source="push")

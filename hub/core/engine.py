@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -227,6 +228,16 @@ class EntryEngine:
     def _fetch(
         self, platform: Connection, request: EntryRequest, gate: Gate, community: Community, now: datetime
     ) -> _Fetched:
+        """The rider and their orders into this community. Whatever the source (the
+        platform, pushes, a signed code), an order only counts when it is this rider's
+        and goes to this community."""
+        result = self._gather(platform, request, gate, community, now)
+        result.orders = _matching(result.orders, result.rider, community.platform_ref(platform))
+        return result
+
+    def _gather(
+        self, platform: Connection, request: EntryRequest, gate: Gate, community: Community, now: datetime
+    ) -> _Fetched:
         result = _Fetched()
         credential = request.credential
         fresh_since = now - timedelta(seconds=platform.freshness_s)
@@ -247,7 +258,8 @@ class EntryEngine:
                 result.orders = pushed
                 return result
             claim = RiderClaim(credential, result.rider.platform_ref)
-            result.orders = self._orders(platform, claim, community, result)
+            call = functools.partial(self.hub.active_orders, platform, claim, community)
+            result.orders = tuple(self._bounded(platform, "hub_active_orders", call, result.problems) or ())
             return result
 
         pushed = self._pushed(platform, fresh_since, refs)
@@ -269,24 +281,14 @@ class EntryEngine:
             orders_future.cancel()
             return result
         orders = self._settle(platform, "hub_active_orders", orders_future, result.problems, deadline)
-        if orders is None and result.rider is not None:
+        if orders is None:
             # The orders call failed, but recent pushes may still know this rider's orders.
             pushed = self.store.fresh_orders(platform.id, fresh_since, rider_ref=result.rider.platform_ref)
             if pushed:
                 result.problems = [p for p in result.problems if p.hook != "hub_active_orders"]
                 orders = pushed
-        result.orders = _matching(orders or (), result.rider)
+        result.orders = tuple(orders or ())
         return result
-
-    def _orders(
-        self, platform: Connection, claim: RiderClaim, community: Community, result: _Fetched
-    ) -> tuple[Order, ...]:
-        orders = self._bounded(
-            platform, "hub_active_orders", lambda: self.hub.active_orders(platform, claim, community), result.problems
-        )
-        if orders is None:
-            return ()
-        return _matching(orders, result.rider)
 
     def _pushed(self, platform: Connection, fresh_since: datetime, refs: set[str]) -> tuple[Order, ...]:
         if not refs:
@@ -445,12 +447,17 @@ def _unique(reasons: tuple[Reason, ...]) -> tuple[Reason, ...]:
     return tuple(dict.fromkeys(reasons))
 
 
-def _matching(orders: Sequence[Order], rider: RiderIdentity | None) -> tuple[Order, ...]:
-    """Orders that belong to the verified rider (a pushed or listed order carrying a
-    different rider's ref is never evidence for this one)."""
+def _matching(orders: Sequence[Order], rider: RiderIdentity | None, community_ref: str) -> tuple[Order, ...]:
+    """Orders that are evidence for this rider at this community: an order carrying a
+    different rider's ref, or bound for another community, never is."""
     if rider is None:
         return ()
-    return tuple(o for o in orders if not o.rider_ref or o.rider_ref == rider.platform_ref)
+    return tuple(
+        o
+        for o in orders
+        if (not o.rider_ref or o.rider_ref == rider.platform_ref)
+        and (not o.community_ref or o.community_ref == community_ref)
+    )
 
 
 def pass_until(community: Community, orders: Sequence[Order], now: datetime) -> datetime:
