@@ -85,6 +85,8 @@ class Simulator:
     name: str
     app: Callable[[str], Any]
     settings: Callable[[str], dict[str, Any]]
+
+
 PLATFORM_CONNECTION = "demo-platform"
 GATE_CONNECTION = "demo-gate"
 

@@ -409,6 +409,21 @@ def test_signed_entry_code_with_pushed_orders_needs_no_platform_call(world):
     assert world.platform.calls.upstream == 0
 
 
+def test_single_use_entry_code_is_accepted_once(world):
+    world.platform.codes["SIGNED-2"] = RiderIdentity(
+        "R1", order_refs=("O1",), single_use_id="jti-1", single_use_until=NOON_SHANGHAI + timedelta(minutes=5)
+    )
+    code = Credential(CredentialKind.ENTRY_CODE, "SIGNED-2")
+
+    first = world.engine.decide(request(credential=code))
+    second = world.engine.decide(request(credential=code))
+
+    assert first.decision is Decision.GRANTED
+    assert second.decision is Decision.DENIED
+    assert "already used" in second.reasons[0].en
+    assert len(world.gate_ctl.grants) == 1
+
+
 def test_failed_orders_call_falls_back_to_the_riders_pushed_orders(world):
     world.platform.fail["hub_active_orders"] = UpstreamError("orders API down")
     world.store.upsert_order("plat", order("O4", "R1", "PC-1"), source="push")

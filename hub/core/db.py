@@ -252,6 +252,21 @@ class PushEventRow(Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class SingleUseCodeRow(Base):
+    """Single-use credentials already accepted (the ``jti`` of signed entry codes); the
+    unique constraint is what refuses a second use, across every process."""
+
+    __tablename__ = "single_use_codes"
+    __table_args__ = (UniqueConstraint("connection_id", "code_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    code_id: Mapped[str]
+    used_at: Mapped[datetime]
+    # Past this the code is refused anyway (it expired), so the row may be purged.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # ---------------------------------------------------------------------------
 # Entries, passes and hook calls
 # ---------------------------------------------------------------------------

@@ -77,6 +77,11 @@ _NOT_VERIFIED = Reason(
     "骑手身份尚未验证，请门岗人工核验",
     "Your identity could not be verified; a guard will check you",
 )
+_USED_CODE = Reason(
+    "rider_not_verified",
+    "此通行码已使用过，请在骑手App中重新生成",
+    "This entry code was already used; show a new one from the rider app",
+)
 _DEVICE_DOWN = Reason(
     "gate_device_unavailable",
     "门禁设备暂时无法发放通行码，请门岗放行",
@@ -232,8 +237,16 @@ class EntryEngine:
         platform, pushes, a signed code), an order only counts when it is this rider's
         and goes to this community."""
         result = self._gather(platform, request, gate, community, now)
+        if result.rider is not None and result.rider.single_use_id and not self._claim(platform, result.rider, now):
+            result.rider = None
+            result.problems.append(Problem("hub_verify_rider", platform.id, "rejected", "code used before", _USED_CODE))
         result.orders = _matching(result.orders, result.rider, community.platform_ref(platform))
         return result
+
+    def _claim(self, platform: Connection, rider: RiderIdentity, now: datetime) -> bool:
+        """Accept a single-use credential once, across every process of the deployment."""
+        until = rider.single_use_until or now + timedelta(days=1)
+        return self.store.claim_single_use(platform.id, rider.single_use_id, until)
 
     def _gather(
         self, platform: Connection, request: EntryRequest, gate: Gate, community: Community, now: datetime
@@ -339,7 +352,8 @@ class EntryEngine:
                 )
             problems.append(Problem(hook, connection.id, "timeout", message))
         except CredentialRejected as exc:
-            problems.append(Problem(hook, connection.id, "rejected", f"{exc.reason_zh}|{exc.reason_en}"))
+            reason = Reason("rider_not_verified", exc.reason_zh, exc.reason_en)
+            problems.append(Problem(hook, connection.id, "rejected", str(exc), reason))
         except UpstreamTimeout as exc:
             problems.append(Problem(hook, connection.id, "timeout", str(exc)))
         except CircuitOpen as exc:

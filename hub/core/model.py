@@ -514,12 +514,14 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Problem:
-    """An upstream call that failed while deciding an entry."""
+    """An upstream call that failed while deciding an entry. A rejection carries the
+    ``reason`` to show the rider, in the platform's words where it gave some."""
 
     hook: str
     connection_id: str
     code: str  # "timeout", "error", "circuit_open", "rejected"
     message: str
+    reason: Reason | None = None
 
 
 @dataclass(frozen=True)

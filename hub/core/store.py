@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -37,8 +37,10 @@ from hub.core.db import (
     GateRow,
     JobRunRow,
     OrderRow,
+    PassRow,
     PushEventRow,
     RiderRow,
+    SingleUseCodeRow,
     UserCommunityRow,
     UserRow,
     ZoneRow,
@@ -52,6 +54,8 @@ from hub.core.model import (
     Entry,
     Gate,
     Order,
+    OrderStatus,
+    PushEvent,
     RiderIdentity,
     RiderStatus,
     Zone,
@@ -393,6 +397,50 @@ class Store:
             # RETURNING rather than rowcount, which drivers report unreliably here.
             return s.execute(stmt.on_conflict_do_nothing().returning(PushEventRow.id)).first() is not None
 
+    def apply_push(self, connection_id: str, events: Sequence[PushEvent], actor: str) -> list[PushEvent]:
+        """Store the events of an accepted push, in one transaction, and return those
+        not seen before (repeats are dropped by event id).
+
+        An order's new state is recorded as pushed now, so the entry engine may use it
+        within the connection's freshness window. A delivered or cancelled order
+        shortens the live passes of the entries it let in to the community's exit grace
+        from the delivery, unless the entry still has another unfinished order. One
+        audit record ``push.applied`` lists the event ids; each shortened pass gets
+        ``pass.shortened``.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            fresh = [e for e in events if self.record_push_event(connection_id, e.event_id, session=s)]
+            orders = [e.order for e in fresh if e.order is not None]
+            _upsert_orders(s, connection_id, orders, "push", now, confirm=True)
+            records = [
+                audit.AuditRecord(
+                    actor,
+                    "pass.shortened",
+                    pass_id,
+                    {"connection": connection_id, "order": order.ref, "valid_until": until.isoformat()},
+                )
+                for order in orders
+                if order.status.final
+                for pass_id, until in _shorten_passes(s, connection_id, order, now)
+            ]
+            if fresh:
+                applied = {"connection": connection_id, "events": [e.event_id for e in fresh]}
+                records.insert(0, audit.AuditRecord(actor, "push.applied", connection_id, applied))
+                audit.append_many(s, records, now)
+        return fresh
+
+    def claim_single_use(self, connection_id: str, code_id: str, expires_at: datetime) -> bool:
+        """Accept a single-use credential; ``False`` when it was used before.
+
+        Race-safe: of two concurrent uses of one code exactly one gets ``True``.
+        """
+        with self.transaction() as s:
+            stmt = insert_for(s, SingleUseCodeRow).values(
+                connection_id=connection_id, code_id=code_id, used_at=self.clock.now(), expires_at=expires_at
+            )
+            return s.execute(stmt.on_conflict_do_nothing().returning(SingleUseCodeRow.id)).first() is not None
+
     # -- entries ---------------------------------------------------------------------
 
     def find_idempotent(self, key: str) -> tuple[Entry, str] | None:
@@ -716,3 +764,34 @@ def _action_record(entry: Entry, action: AuditAction, actor: str) -> audit.Audit
         subject=action.subject or entry.id,
         data={**action.data, "connection": action.connection_id, "entry": entry.id},
     )
+
+
+def _shorten_passes(session: Session, connection_id: str, order: Order, now: datetime) -> list[tuple[str, datetime]]:
+    """Cut the live passes of entries that used a now final order to the community's
+    exit grace from its delivery; returns (pass id, new end) of each pass shortened."""
+    live = session.execute(
+        select(PassRow, EntryRow.order_refs, CommunityRow.policy)
+        .join(EntryRow, PassRow.entry_id == EntryRow.id)
+        .join(CommunityRow, EntryRow.community_id == CommunityRow.id)
+        .where(EntryRow.connection_id == connection_id, PassRow.revoked_at.is_(None), PassRow.valid_until > now)
+    ).all()
+    shortened = []
+    for access_pass, order_refs, policy in live:
+        if order.ref not in (order_refs or ()):
+            continue
+        others = set(order_refs) - {order.ref}
+        if others and _any_unfinished(session, connection_id, others):
+            continue
+        grace = timedelta(minutes=rows.policy_from_json(policy).exit_grace_minutes)
+        until = min(access_pass.valid_until, (order.updated_at or now) + grace)
+        if until < access_pass.valid_until:
+            access_pass.valid_until = until
+            shortened.append((access_pass.id, until))
+    return shortened
+
+
+def _any_unfinished(session: Session, connection_id: str, refs: Collection[str]) -> bool:
+    statuses = session.scalars(
+        select(OrderRow.status).where(OrderRow.connection_id == connection_id, OrderRow.ref.in_(sorted(refs)))
+    ).all()
+    return len(statuses) < len(refs) or any(not OrderStatus(status).final for status in statuses)

@@ -8,15 +8,14 @@ the platform's own words.
 
 It reads ``EntryContext.problems``, which the engine fills with one
 :class:`~hub.core.model.Problem` per failed upstream call (codes ``timeout``, ``error``,
-``circuit_open``, ``rejected``). For a rejection the engine writes the rejection's words
-as ``"<zh>|<en>"``.
+``circuit_open``, ``rejected``); a rejection carries the words to show the rider.
 """
 
 from __future__ import annotations
 
 from hub.core.errors import CredentialRejected
 from hub.core.hookspecs import hookimpl
-from hub.core.model import EntryContext, PluginInfo, PluginKind, Problem, Verdict
+from hub.core.model import EntryContext, PluginInfo, PluginKind, Verdict
 from hub.plugins.info import builtin_info
 
 _UNREACHABLE: dict[str, tuple[str, str]] = {
@@ -34,16 +33,8 @@ _UNREACHABLE: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Carries the hub's own words for a rejection, for when the platform gave none.
+# The hub's own words for a rejection that came without any.
 _DEFAULT_REJECTION = CredentialRejected("")
-
-
-def rejection_words(problem: Problem) -> tuple[str, str]:
-    """The (zh, en) words of a rejection problem; the hub's defaults fill a missing one."""
-    zh, separator, en = problem.message.partition("|")
-    if not separator:
-        zh, en = "", problem.message
-    return zh or _DEFAULT_REJECTION.reason_zh, en or _DEFAULT_REJECTION.reason_en
 
 
 class ManualCheckFallback:
@@ -64,7 +55,11 @@ class ManualCheckFallback:
     def hub_evaluate_entry(self, context: EntryContext) -> Verdict | None:
         rejected = next((p for p in context.problems if p.code == "rejected"), None)
         if rejected is not None:
-            return Verdict.deny("rider_not_verified", *rejection_words(rejected))
+            reason = rejected.reason
+            zh, en = (reason.zh, reason.en) if reason else ("", rejected.message)
+            return Verdict.deny(
+                "rider_not_verified", zh or _DEFAULT_REJECTION.reason_zh, en or _DEFAULT_REJECTION.reason_en
+            )
         if context.problems:
             code = context.problems[0].code
             if code not in _UNREACHABLE:

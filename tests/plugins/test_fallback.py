@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.core.model import Decision, Problem, Verdict
+from hub.core.model import Decision, Problem, Reason, Verdict
 from hub.plugins.fallback import ManualCheckFallback
 from tests.factories import make_entry_context
 
@@ -14,8 +14,10 @@ def vote(**context) -> Verdict | None:
     return ManualCheckFallback().hub_evaluate_entry(make_entry_context(**context))
 
 
-def problem(code: str, message: str = "something went wrong", hook: str = "hub_verify_rider") -> Problem:
-    return Problem(hook, "acme-1", code, message)
+def problem(
+    code: str, message: str = "something went wrong", hook: str = "hub_verify_rider", reason: Reason | None = None
+) -> Problem:
+    return Problem(hook, "acme-1", code, message, reason)
 
 
 def test_a_verified_rider_without_problems_gets_no_vote():
@@ -51,18 +53,25 @@ def test_an_unknown_rider_without_a_rejection_gives_a_manual_check():
 
 
 def test_a_rejected_credential_is_denied_in_the_platforms_words():
-    verdict = vote(rider=None, problems=(problem("rejected", "骑手不存在|The platform does not know this rider"),))
+    verdict = vote(
+        rider=None,
+        problems=(
+            problem(
+                "rejected", "unknown token", reason=Reason("x", "骑手不存在", "The platform does not know this rider")
+            ),
+        ),
+    )
 
     assert verdict == Verdict.deny("rider_not_verified", "骑手不存在", "The platform does not know this rider")
 
 
 def test_a_rejection_in_one_language_keeps_the_hubs_words_for_the_other():
-    verdict = vote(rider=None, problems=(problem("rejected", "Token expired"),))
+    verdict = vote(rider=None, problems=(problem("rejected", reason=Reason("x", "", "Token expired")),))
 
     assert verdict.reason.en == "Token expired"
     assert verdict.reason.zh == "骑手身份未通过平台验证"
 
 
 def test_a_rejection_outweighs_other_problems():
-    problems = (problem("timeout", hook="hub_active_orders"), problem("rejected", "无效|Invalid token"))
+    problems = (problem("timeout", hook="hub_active_orders"), problem("rejected", "invalid token"))
     assert vote(rider=None, problems=problems).decision is Decision.DENIED
