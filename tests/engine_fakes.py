@@ -1,18 +1,23 @@
-"""In-test plugins for the entry engine: a platform and a gate controller whose answers,
-failures and delays each test sets, and which count every upstream call."""
+"""In-test plugins for the entry engine — a platform and a gate controller whose answers,
+failures and delays each test sets, and which count every upstream call — and a small
+world of real storage, built-in plugins and these fakes to run entries in."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from hub import hookimpl
-from hub.core.errors import CredentialRejected
+from hub.core.clock import ManualClock
+from hub.core.engine import EntryEngine, EntryRequest
+from hub.core.errors import CredentialRejected, PushRejected
 from hub.core.model import (
     AccessGrant,
     Community,
+    CommunityPolicy,
     Connection,
     Credential,
     CredentialKind,
@@ -22,12 +27,18 @@ from hub.core.model import (
     Order,
     PassKind,
     PluginInfo,
+    PushEvent,
+    PushRequest,
     Receipt,
     RiderClaim,
     RiderIdentity,
     Visit,
     VisitorRecord,
 )
+from hub.core.plugins import Hub
+from hub.core.secrets import generate_key
+from hub.core.store import Store
+from hub.plugins import builtin_plugins
 
 
 class Calls:
@@ -66,6 +77,7 @@ class FakePlatform:
         self.delay: dict[str, float] = {}
         self.before: dict[str, object] = {}  # hook -> callable run first (e.g. a barrier)
         self.notices: list[tuple[str, Notice]] = []
+        self.push_parser = None  # a function PushRequest -> list[PushEvent], set by push tests
 
     def _upstream(self, hook: str, action):
         def call():
@@ -106,6 +118,12 @@ class FakePlatform:
             return [o for o in self.orders.get(ref, []) if o.community_ref == community.platform_ref(connection)]
 
         return self._upstream("hub_active_orders", orders)
+
+    @hookimpl
+    def hub_parse_push(self, request: PushRequest) -> list[PushEvent]:
+        if self.push_parser is None:
+            raise PushRejected("this platform sends no pushes", 400)
+        return self.push_parser(request)
 
     @hookimpl
     def hub_notify_rider(self, rider_ref: str, notice: Notice) -> Receipt:
@@ -165,3 +183,42 @@ def order(
     ref: str, rider_ref: str, community_ref: str, status: str = "delivering", eta: datetime | None = None
 ) -> Order:
     return Order(ref, status, rider_ref, community_ref, "3", eta=eta)
+
+
+NOON_SHANGHAI = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    clock: ManualClock
+    store: Store
+    hub: Hub
+    engine: EntryEngine
+    platform: FakePlatform
+    gate_ctl: FakeGate
+    community: Community
+
+
+def build_world(tmp_path, policy: CommunityPolicy | None = None, extra_plugins=(), **hub_options) -> World:
+    clock = ManualClock(NOON_SHANGHAI)
+    store = Store(f"sqlite:///{tmp_path / 'hub.sqlite'}", [generate_key()], clock=clock)
+    store.upgrade()
+    hub = Hub()
+    platform, gate_ctl = FakePlatform(), FakeGate()
+    for plugin in [*builtin_plugins(clock, **hub_options), platform, gate_ctl, *extra_plugins]:
+        hub.register(plugin)
+    community = Community("c1", "Sunny Garden", policy=policy or CommunityPolicy(), platform_refs={"plat": "PC-1"})
+    store.add_community(community)
+    store.add_connection(Connection("plat", "fakeplatform", "Fake platform", timeout_s=0.5), (), ["c1"])
+    store.add_connection(Connection("gatectl", "fakegate", "North controller", timeout_s=0.5), (), ["c1"])
+    store.add_gate(Gate("g1", "c1", "North gate", "north-code", "1", "gatectl"))
+    store.add_gate(Gate("g2", "c1", "East gate", "east-code", "2", None))
+    platform.riders["tok-1"] = RiderIdentity("R1", "王*", "138****5678", cache_seconds=300)
+    platform.orders["R1"] = [order("O1", "R1", "PC-1", eta=NOON_SHANGHAI + timedelta(minutes=10))]
+    engine = EntryEngine(hub, store, clock, max_workers=8)
+    return World(clock, store, hub, engine, platform, gate_ctl, community)
+
+
+def request(token: str = "tok-1", gate: str = "north-code", **kwargs) -> EntryRequest:
+    credential = kwargs.pop("credential", Credential(CredentialKind.TOKEN, token))
+    return EntryRequest(gate, "plat", credential, **kwargs)

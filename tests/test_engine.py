@@ -4,15 +4,14 @@ in-test platform and gate plugins."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import replace
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from hub import hookimpl
-from hub.core.clock import ManualClock
-from hub.core.engine import EntryEngine, EntryRequest, combine, pass_until
+from hub.core.engine import combine, pass_until
 from hub.core.errors import Conflict, NotFound, UpstreamError
 from hub.core.model import (
     Community,
@@ -21,51 +20,13 @@ from hub.core.model import (
     Credential,
     CredentialKind,
     Decision,
-    Gate,
     Order,
     PassKind,
     PluginInfo,
     RiderIdentity,
     Verdict,
 )
-from hub.core.plugins import Hub
-from hub.core.secrets import generate_key
-from hub.core.store import Store
-from hub.plugins import builtin_plugins
-from tests.engine_fakes import FakeGate, FakePlatform, FakeVisitorSystem, order
-
-NOON_SHANGHAI = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
-
-
-@dataclass
-class World:
-    clock: ManualClock
-    store: Store
-    hub: Hub
-    engine: EntryEngine
-    platform: FakePlatform
-    gate_ctl: FakeGate
-    community: Community
-
-
-def build_world(tmp_path, policy: CommunityPolicy | None = None, extra_plugins=(), **hub_options) -> World:
-    clock = ManualClock(NOON_SHANGHAI)
-    store = Store(f"sqlite:///{tmp_path / 'hub.sqlite'}", [generate_key()], clock=clock)
-    store.upgrade()
-    hub = Hub()
-    platform, gate_ctl = FakePlatform(), FakeGate()
-    for plugin in [*builtin_plugins(clock, **hub_options), platform, gate_ctl, *extra_plugins]:
-        hub.register(plugin)
-    community = Community("c1", "Sunny Garden", policy=policy or CommunityPolicy(), platform_refs={"plat": "PC-1"})
-    store.add_community(community)
-    store.add_connection(Connection("plat", "fakeplatform", "Fake platform", timeout_s=0.5), (), ["c1"])
-    store.add_connection(Connection("gatectl", "fakegate", "North controller", timeout_s=0.5), (), ["c1"])
-    store.add_gate(Gate("g1", "c1", "North gate", "north-code", "1", "gatectl"))
-    store.add_gate(Gate("g2", "c1", "East gate", "east-code", "2", None))
-    platform.riders["tok-1"] = RiderIdentity("R1", "王*", "138****5678", cache_seconds=300)
-    platform.orders["R1"] = [order("O1", "R1", "PC-1", eta=NOON_SHANGHAI + timedelta(minutes=10))]
-    engine = EntryEngine(hub, store, clock, max_workers=8)
-    return World(clock, store, hub, engine, platform, gate_ctl, community)
+from tests.engine_fakes import NOON_SHANGHAI, FakeVisitorSystem, build_world, order, request
 
 
 @pytest.fixture
@@ -74,11 +35,6 @@ def world(tmp_path):
     yield w
     w.engine.close()
     w.store.dispose()
-
-
-def request(token: str = "tok-1", gate: str = "north-code", **kwargs) -> EntryRequest:
-    credential = kwargs.pop("credential", Credential(CredentialKind.TOKEN, token))
-    return EntryRequest(gate, "plat", credential, **kwargs)
 
 
 def reason_codes(entry) -> list[str]:

@@ -41,6 +41,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8100
     threads: int = 8
+    #: Reverse proxies in front of the hub whose X-Forwarded-* headers are trusted.
+    trusted_proxies: int = 0
     #: Worker threads for concurrent upstream calls on the entry path.
     upstream_workers: int = 32
     breaker_failures: int = 5

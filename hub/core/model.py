@@ -302,7 +302,8 @@ class Order:
 class PushRequest:
     """An inbound HTTP push, independent of any web framework.
 
-    ``url`` is the full URL as the sender addressed it (some platforms sign it);
+    ``url`` is the URL as the sender addressed it, without the query string (some
+    platforms sign it);
     ``query`` holds the query-string parameters and ``form`` the form fields of an
     ``application/x-www-form-urlencoded`` body (empty otherwise). Header names are
     case-insensitive: look them up in lower case.

@@ -18,7 +18,7 @@ from cachetools import TLRUCache
 
 from hub.core.clock import Clock
 from hub.core.hookspecs import hookimpl
-from hub.core.model import Connection, Credential, PluginInfo, RiderIdentity, RiderStatus
+from hub.core.model import Connection, Credential, PluginInfo, PushEvent, RiderIdentity, RiderStatus
 from hub.plugins.callstate import call_scope, current_call
 from hub.plugins.info import builtin_info
 
@@ -85,6 +85,13 @@ class VerificationCache:
                 with self._lock:
                     self._identities[cache_key(connection.id, credential)] = identity
             return identity
+
+    @hookimpl
+    def hub_push_received(self, connection: Connection, event: PushEvent) -> None:
+        """A platform said a rider is no longer active: stop vouching for them at once,
+        instead of for the rest of the cache lifetime."""
+        if event.rider_status is not None and event.rider_status is not RiderStatus.ACTIVE and event.rider_ref:
+            self.forget(connection.id, event.rider_ref)
 
     def forget(self, connection_id: str, platform_ref: str) -> int:
         """Drop every cached identity of one rider at one connection (e.g. when a push

@@ -9,27 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template
+from flask import Flask, jsonify, render_template
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub.core.config import load_config
 from hub.runtime import Runtime, build_runtime
+from hub.web import api
+from hub.web.context import runtime_of
+from hub.web.errors import register_error_handlers
+
+#: Pushes and API bodies are small; anything larger is refused before it is read.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     if runtime is None:
         runtime = build_runtime(load_config(**(test_config or {})))
     app = Flask(__name__, instance_path=str(runtime.config.instance_path.resolve()))
-    app.config.update(SECRET_KEY=runtime.config.secret_key, JSON_AS_ASCII=False)
+    app.config.update(SECRET_KEY=runtime.config.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.extensions["last100"] = runtime
     app.json.ensure_ascii = False
+    if runtime.config.trusted_proxies:
+        # Behind a reverse proxy, URLs (which some platforms sign) are the ones the sender used.
+        n = runtime.config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    register_error_handlers(app)
+    app.register_blueprint(api.bp)
 
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/healthz", "healthz", healthz)
     return app
-
-
-def runtime_of() -> Runtime:
-    return current_app.extensions["last100"]
 
 
 def index() -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from hub.core.errors import CredentialRejected, UpstreamTimeout
-from hub.core.model import CredentialKind, RiderStatus
+from hub.core.model import CredentialKind, PushEvent, RiderStatus
 from hub.core.plugins import Hub
 from hub.core.trace import tracing
 from hub.plugins import VerificationCache, builtin_plugins, find_builtin
 from hub.plugins.cache import cache_key
-from tests.factories import make_connection, make_credential, make_gate, make_rider
+from tests.factories import NOW, make_connection, make_credential, make_gate, make_order, make_rider
 
 
 def verify(hub, connection, value="token-123", kind=CredentialKind.TOKEN):
@@ -119,6 +119,23 @@ def test_forget_leaves_other_riders_cached(hub, platform, plat_conn, cache):
     verify(hub, plat_conn)
 
     assert cache.forget("plat-1", "rider-1") == 0
+    verify(hub, plat_conn)
+    assert platform.calls["hub_verify_rider"] == 1
+
+
+def test_a_pushed_suspension_drops_the_riders_cached_identity(hub, platform, plat_conn):
+    verify(hub, plat_conn)
+    suspended = PushEvent("evt-1", NOW, rider_ref="rider-1", rider_status=RiderStatus.SUSPENDED)
+
+    hub.push_received(plat_conn, suspended)
+
+    verify(hub, plat_conn)
+    assert platform.calls["hub_verify_rider"] == 2
+
+
+def test_a_pushed_order_update_keeps_the_cache(hub, platform, plat_conn):
+    verify(hub, plat_conn)
+    hub.push_received(plat_conn, PushEvent("evt-2", NOW, order=make_order()))
     verify(hub, plat_conn)
     assert platform.calls["hub_verify_rider"] == 1
 
