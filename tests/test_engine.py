@@ -341,6 +341,14 @@ def test_pushed_order_into_another_community_is_no_evidence(world):
     assert entry.order_refs == ()
 
 
+def test_pushed_order_that_names_no_rider_is_no_evidence(world):
+    world.store.upsert_order("plat", order("O6", "", ""), source="push")
+    entry = world.engine.decide(request(order_ref="O6"))
+    assert world.platform.calls.count["hub_active_orders"] == 1  # so the platform was asked instead
+    assert entry.decision is Decision.DENIED
+    assert reason_codes(entry) == ["order_not_found"]
+
+
 def test_common_case_costs_only_the_grant_call(world):
     world.engine.decide(request())  # first visit: identity cached
     world.store.upsert_order("plat", order("O2", "R1", "PC-1"), source="push")

@@ -296,7 +296,7 @@ class EntryEngine:
         orders = self._settle(platform, "hub_active_orders", orders_future, result.problems, deadline)
         if orders is None:
             # The orders call failed, but recent pushes may still know this rider's orders.
-            pushed = self.store.fresh_orders(platform.id, fresh_since, rider_ref=result.rider.platform_ref)
+            pushed = _attributed(self.store.fresh_orders(platform.id, fresh_since, rider_ref=result.rider.platform_ref))
             if pushed:
                 result.problems = [p for p in result.problems if p.hook != "hub_active_orders"]
                 orders = pushed
@@ -306,7 +306,7 @@ class EntryEngine:
     def _pushed(self, platform: Connection, fresh_since: datetime, refs: set[str]) -> tuple[Order, ...]:
         if not refs:
             return ()
-        return tuple(self.store.fresh_orders(platform.id, fresh_since, refs=refs))
+        return _attributed(self.store.fresh_orders(platform.id, fresh_since, refs=refs))
 
     def _entries_last_hour(self, platform: Connection, rider: RiderIdentity | None, now: datetime) -> int:
         if rider is None:
@@ -472,6 +472,13 @@ def _matching(orders: Sequence[Order], rider: RiderIdentity | None, community_re
         if (not o.rider_ref or o.rider_ref == rider.platform_ref)
         and (not o.community_ref or o.community_ref == community_ref)
     )
+
+
+def _attributed(orders: Sequence[Order]) -> tuple[Order, ...]:
+    """Stored orders that say whose they are and where they go. The platform's answer to
+    ``hub_active_orders`` is about this rider and community by construction; a stored
+    report that names neither is evidence for nobody."""
+    return tuple(o for o in orders if o.rider_ref and o.community_ref)
 
 
 def pass_until(community: Community, orders: Sequence[Order], now: datetime) -> datetime:

@@ -66,6 +66,8 @@ from hub.core.trace import AuditAction
 
 #: Order fields a newer report of the same order replaces.
 _ORDER_FIELDS = ("status", "rider_ref", "community_ref", "building", "address", "eta", "updated_at")
+#: Order fields a report without them (an empty string) leaves as stored.
+_ORDER_IDENTITY = ("rider_ref", "community_ref", "building", "address")
 
 
 class Store:
@@ -728,8 +730,12 @@ def _upsert_orders(
         OrderRow.updated_at.is_(None),
         stmt.excluded.updated_at >= OrderRow.updated_at,
     )
+    # Many reports carry only the status: they must not wipe who delivers where.
+    kept = {c: func.coalesce(func.nullif(stmt.excluded[c], ""), getattr(OrderRow, c)) for c in _ORDER_IDENTITY}
     stmt = stmt.on_conflict_do_update(
-        index_elements=["connection_id", "ref"], set_={c: stmt.excluded[c] for c in updated}, where=not_older
+        index_elements=["connection_id", "ref"],
+        set_={c: kept.get(c, stmt.excluded[c]) for c in updated},
+        where=not_older,
     )
     session.execute(stmt)
 

@@ -34,7 +34,7 @@ import requests
 from hub.core.clock import Clock
 from hub.core.errors import CircuitOpen, CredentialRejected, HubError, PushRejected, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import CAPABILITY_HOOKS, hookimpl
-from hub.core.model import Connection, Health, PluginInfo
+from hub.core.model import Connection, Credential, CredentialKind, Health, PluginInfo
 from hub.plugins.breaker import CircuitBreakers, State
 from hub.plugins.callstate import CallState, call_scope, current_call
 from hub.plugins.info import builtin_info
@@ -127,7 +127,7 @@ class Resilience:
 
     # -- the guarded hooks -------------------------------------------------------------
 
-    def _guard(self, hook_name: str) -> Callable[[Connection], None]:
+    def _guard(self, hook_name: str) -> Callable[..., None]:
         def guard(connection: Connection) -> None:
             admission = self._breakers.admit((connection.id, hook_name))
             if not admission.allowed:
@@ -140,7 +140,16 @@ class Resilience:
             if call is not None:
                 call.went_upstream, call.trial = True, admission.trial
 
-        return guard
+        if hook_name != "hub_verify_rider":
+            return guard
+
+        def guard_verification(connection: Connection, credential: Credential) -> None:
+            # A signed entry code is verified locally, with no call to the platform: it is
+            # what lets riders in while the platform is down, so its circuit must not stop it.
+            if credential.kind is not CredentialKind.ENTRY_CODE:
+                guard(connection)
+
+        return guard_verification
 
     def _protect(self, hook_name: str) -> Callable[[Connection], Generator[None, Any, Any]]:
         def protect(connection: Connection) -> Generator[None, Any, Any]:

@@ -14,7 +14,7 @@ from hub.core.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from hub.core.model import Health
+from hub.core.model import CredentialKind, Health
 from tests.factories import make_connection, make_credential, make_gate, make_push_request, make_rider
 from tests.plugins.conftest import FAILURE_THRESHOLD, RESET_AFTER_S
 
@@ -127,6 +127,18 @@ def test_a_cached_identity_is_served_while_the_circuit_is_open(hub, platform, pl
     assert resilience.state("plat-1") == "open"
 
     assert verify(hub, plat_conn, value="regular-rider") == identity
+
+
+def test_a_signed_entry_code_is_still_verified_while_the_circuit_is_open(hub, platform, plat_conn, tripped):
+    calls = platform.calls["hub_verify_rider"]
+    code = make_credential(kind=CredentialKind.ENTRY_CODE, value="signed-code")
+
+    identity = hub.verify_rider(plat_conn, code, make_gate())
+
+    assert identity is not None
+    assert platform.calls["hub_verify_rider"] == calls + 1  # checked by the plugin, locally
+    with pytest.raises(CircuitOpen):
+        verify(hub, plat_conn)  # a token still needs the platform, whose circuit is open
 
 
 def test_the_retry_time_counts_down(hub, plat_conn, clock, tripped):

@@ -129,3 +129,25 @@ def test_concurrent_deliveries_of_one_push_event_record_it_once(seeded):
         t.join()
 
     assert sorted(results) == [False] * (deliveries - 1) + [True]
+
+
+def test_a_status_only_report_keeps_whose_order_it_is_and_where_it_goes(seeded, clock):
+    seeded.upsert_order("plat", make_order(rider_ref="R1", community_ref="C1", building="3"), "push")
+    clock.advance(seconds=10)
+    status_only = make_order(
+        status=OrderStatus.DELIVERED,
+        rider_ref="",
+        community_ref="",
+        building="",
+        updated_at=NOW + timedelta(seconds=10),
+    )
+
+    seeded.upsert_order("plat", status_only, "push")
+
+    [stored] = seeded.fresh_orders("plat", NOW - timedelta(minutes=1), refs=["O1"])
+    assert (stored.status, stored.rider_ref, stored.community_ref, stored.building) == (
+        OrderStatus.DELIVERED,
+        "R1",
+        "C1",
+        "3",
+    )
