@@ -522,11 +522,17 @@ def serve(state: _State, host: str | None, port: int | None, threads: int | None
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=8100, show_default=True)
-@click.option("--no-serve", is_flag=True, help="Prepare the demo instance and exit.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65000),
+    default=8100,
+    show_default=True,
+    help="The hub's port; the simulators take the ports after it.",
+)
 @click.pass_context
-def demo(ctx: click.Context, port: int, no_serve: bool) -> None:
-    """Run the hub with SQLite, example plugins and a seeded community on localhost."""
+def demo(ctx: click.Context, port: int) -> None:
+    """Run the hub with SQLite, the adapters' simulators and a seeded community on
+    localhost."""
     from hub import demo as demo_data
     from hub.web import create_app
 
@@ -541,17 +547,38 @@ def demo(ctx: click.Context, port: int, no_serve: bool) -> None:
         raise click.ClickException(f"{config.config_file} is not a demo instance (it does not load {DEMO_PLUGINS})")
     _migrate(config)
     rt = state.runtime()
-    if _step("Seeding the demo community", lambda: demo_data.seed(rt.store)) is False:
-        click.echo("The demo community was already there")
-    click.echo(
-        "\nTry an entry in another terminal:\n"
-        f"  last100 --instance {config.instance_path} enter --gate sunny-north "
-        "--connection demo-platform --token demo-rider-1\n"
+    specs = [s for s in demo_data.installed_simulators() if rt.hub.is_loaded(s.plugin)]
+    if not specs:
+        raise click.ClickException(
+            "no adapter with a simulator is installed: pip install -e adapters/riderpass (see README.md)"
+        )
+    hub_url = f"http://127.0.0.1:{port}"
+    simulators = _step(
+        f"Starting {len(specs)} simulator(s)", lambda: demo_data.start_simulators(specs, hub_url, port + 1)
     )
-    if no_serve:
-        rt.close()
-        return
-    _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
+    try:
+        if _step("Seeding the demo community", lambda: demo_data.seed(rt.store, rt.hub, simulators)) is False:
+            click.echo("The demo community was already there; connections now point at this run's simulators")
+        _demo_guide(config, simulators)
+        _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
+    finally:
+        for simulator in simulators:
+            simulator.stop()
+
+
+def _demo_guide(config: Config, simulators: list[Any]) -> None:
+    click.echo("")
+    _table(
+        ["CONNECTION", "SIMULATES", "AT"],
+        [[sim.connection_id, sim.spec.name, sim.base_url] for sim in simulators],
+    )
+    first = simulators[0].connection_id
+    click.echo(
+        "\nRiders demo-rider-1 (an order on its way), demo-rider-2 (no order), demo-rider-3 (suspended).\n"
+        "Try an entry in another terminal:\n"
+        f"  last100 --instance {config.instance_path} enter --gate sunny-north --connection {first} "
+        "--token demo-rider-1\n"
+    )
 
 
 if __name__ == "__main__":

@@ -1,25 +1,25 @@
-"""The demo: a seeded community served with two small in-process example plugins.
+"""The demo: a seeded community whose platforms are the installed adapters' simulators.
 
-``ExamplePlatform`` stands in for a delivery platform (riders with tokens, orders into
-the demo community) and ``ExampleGate`` for an access controller that issues QR passes.
-They implement the real hooks, so every entry goes through the same engine, wrappers,
-policy and storage as production; they hold their state in memory.
+Every adapter offers a simulator of its external system (entry-point group
+``last100.simulators``). ``last100 demo`` serves each on a loopback port, adds a
+connection to it for the seeded community, and serves the hub next to them, so an entry
+goes through the real adapter, wire protocol, engine, wrappers, policy and storage.
+Until property-side simulators are installed, the gates use ``ExampleGate``, a small
+in-process access controller.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from importlib import metadata
 from typing import Any
 
-import marshmallow
-from marshmallow import fields
+from werkzeug.serving import BaseWSGIServer, make_server
 
-from hub.core.clock import Clock
-from hub.core.errors import CredentialRejected
 from hub.core.hookspecs import hookimpl
 from hub.core.model import (
     AccessEvent,
@@ -28,18 +28,16 @@ from hub.core.model import (
     Community,
     CommunityPolicy,
     Connection,
-    Credential,
     Gate,
     GrantRequest,
     Health,
-    Order,
-    OrderStatus,
     PassKind,
     PluginInfo,
-    RiderClaim,
-    RiderIdentity,
 )
+from hub.core.plugins import Hub, secret_fields
 from hub.core.store import Store
+
+log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 
@@ -87,69 +85,7 @@ class Simulator:
     settings: Callable[[str], dict[str, Any]]
 
 
-PLATFORM_CONNECTION = "demo-platform"
 GATE_CONNECTION = "demo-gate"
-
-
-class ExamplePlatformSettings(marshmallow.Schema):
-    base_url = fields.String(load_default="memory://", metadata={"description": "where the platform lives"})
-    app_secret = fields.String(load_default="demo", metadata={"secret": True})
-
-
-class ExamplePlatform:
-    """An in-memory delivery platform with three riders.
-
-    Tokens: ``demo-rider-1`` (an order being delivered to building 3),
-    ``demo-rider-2`` (no active order), ``demo-rider-3`` (suspended).
-    """
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.riders = {
-            "demo-rider-1": RiderIdentity("R1001", "王*", "138****5678", cache_seconds=300),
-            "demo-rider-2": RiderIdentity("R1002", "李*", "139****4321", cache_seconds=300),
-            "demo-rider-3": RiderIdentity("R1003", "张*", "137****0000", status="suspended"),
-        }
-
-    def _orders(self, rider_ref: str) -> list[Order]:
-        if rider_ref != "R1001":
-            return []
-        eta = self.clock.now() + timedelta(minutes=8)
-        return [Order("DEMO-ORDER-1", OrderStatus.DELIVERING, "R1001", COMMUNITY_ID, "3", eta=eta)]
-
-    @hookimpl
-    def hub_plugin_info(self) -> PluginInfo:
-        return PluginInfo(
-            name="example-platform",
-            kinds={"platform"},
-            version=VERSION,
-            capabilities={"verify_rider", "active_orders"},
-            description="In-memory example delivery platform for the demo",
-            settings_schema=ExamplePlatformSettings,
-        )
-
-    @hookimpl
-    def hub_check_connection(self, connection: Connection) -> Health:
-        return Health(ok=True, message="example platform is in memory")
-
-    @hookimpl
-    def hub_verify_rider(self, credential: Credential) -> RiderIdentity:
-        rider = self.riders.get(credential.value)
-        if rider is None:
-            raise CredentialRejected("unknown token", "平台不认识此骑手", "The platform does not know this rider")
-        return rider
-
-    @hookimpl
-    def hub_active_orders(self, connection: Connection, rider: RiderClaim, community) -> list[Order]:
-        ref = rider.platform_ref
-        if ref is None:
-            known = self.riders.get(rider.credential.value)
-            ref = known.platform_ref if known else ""
-        return [o for o in self._orders(ref) if o.community_ref == community.platform_ref(connection)]
-
-    @hookimpl
-    def hub_get_order(self, order_ref: str) -> Order | None:
-        return next((o for o in self._orders("R1001") if o.ref == order_ref), None)
 
 
 class ExampleGate:
@@ -196,41 +132,73 @@ class ExampleGate:
         return True
 
 
-def demo_plugins(clock: Clock | None = None) -> list[object]:
-    """The example plugins; the demo instance's configuration loads them with
+def demo_plugins() -> list[object]:
+    """The in-process example plugins; the demo instance's configuration loads them with
     ``plugins = ["hub.demo:demo_plugins"]``."""
-    return [ExamplePlatform(clock or Clock()), ExampleGate()]
+    return [ExampleGate()]
 
 
-def seed(store: Store) -> bool:
-    """Create the demo community, its connections and gates once; ``False`` when they
-    already exist."""
-    if any(c.id == COMMUNITY_ID for c in store.list_communities()):
-        return False
-    store.add_community(
-        Community(
-            id=COMMUNITY_ID,
-            name="阳光花园 Sunny Garden",
-            address="上海市徐汇区示例路 100 号",
-            policy=CommunityPolicy(max_pass_minutes=20, exit_grace_minutes=5),
-            buildings=tuple(Building(str(n), f"{n} 号楼", door_no=str(n)) for n in range(1, 7)),
+@dataclass
+class RunningSimulator:
+    """A simulator served on loopback for the demo."""
+
+    spec: Simulator
+    connection_id: str
+    base_url: str
+    server: BaseWSGIServer
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def installed_simulators() -> list[Simulator]:
+    """The simulators installed adapters offer, by entry-point name; one that fails to
+    load is logged and skipped, like a plugin."""
+    found = []
+    for ep in sorted(metadata.entry_points(group=SIMULATOR_GROUP), key=lambda e: e.name):
+        try:
+            found.append(ep.load()())
+        except Exception as exc:  # one broken adapter must not stop the demo
+            log.error("simulator %s failed to load and was skipped: %s", ep.name, exc)
+    return found
+
+
+def start_simulators(specs: Sequence[Simulator], hub_url: str, first_port: int) -> list[RunningSimulator]:
+    """Serve each simulator on consecutive loopback ports from ``first_port``, sending its
+    pushes to the hub at ``hub_url``."""
+    running = []
+    for port, spec in enumerate(specs, start=first_port):
+        connection_id = f"demo-{spec.plugin}"
+        server = make_server("127.0.0.1", port, spec.app(f"{hub_url}/api/v1/push/{connection_id}"), threaded=True)
+        threading.Thread(target=server.serve_forever, name=f"simulator-{spec.plugin}", daemon=True).start()
+        running.append(RunningSimulator(spec, connection_id, f"http://127.0.0.1:{port}", server))
+    return running
+
+
+def seed(store: Store, hub: Hub, simulators: Sequence[RunningSimulator]) -> bool:
+    """Create the demo community and gates once (``False`` when they already exist), and
+    point one connection per simulator at where it runs now."""
+    created = not any(c.id == COMMUNITY_ID for c in store.list_communities())
+    if created:
+        store.add_community(
+            Community(
+                id=COMMUNITY_ID,
+                name="阳光花园 Sunny Garden",
+                address="上海市徐汇区示例路 100 号",
+                policy=CommunityPolicy(max_pass_minutes=20, exit_grace_minutes=5),
+                buildings=tuple(Building(str(n), f"{n} 号楼", door_no=str(n)) for n in range(1, 7)),
+            )
         )
-    )
-    store.add_connection(
-        Connection(
-            PLATFORM_CONNECTION,
-            "example-platform",
-            "Example platform",
-            settings={"base_url": "memory://", "app_secret": "demo-secret"},
-        ),
-        secret_names={"app_secret"},
-        community_ids=[COMMUNITY_ID],
-    )
-    store.add_connection(
-        Connection(GATE_CONNECTION, "example-gate", "North gate controller"),
-        secret_names=(),
-        community_ids=[COMMUNITY_ID],
-    )
-    store.add_gate(Gate("north", COMMUNITY_ID, "North gate 北门", "sunny-north", "1", GATE_CONNECTION))
-    store.add_gate(Gate("east", COMMUNITY_ID, "East gate 东门", "sunny-east", "2", None))
-    return True
+        store.add_connection(Connection(GATE_CONNECTION, "example-gate", "North gate controller"), (), [COMMUNITY_ID])
+        store.add_gate(Gate("north", COMMUNITY_ID, "North gate 北门", "sunny-north", "1", GATE_CONNECTION))
+        store.add_gate(Gate("east", COMMUNITY_ID, "East gate 东门", "sunny-east", "2", None))
+    existing = {c.id for c in store.list_connections()}
+    for sim in simulators:
+        settings = hub.validate_settings(sim.spec.plugin, sim.spec.settings(sim.base_url))
+        connection = Connection(sim.connection_id, sim.spec.plugin, sim.spec.name, settings, timeout_s=3.0)
+        secrets = secret_fields(hub.plugin(sim.spec.plugin).info)
+        if sim.connection_id in existing:
+            store.update_connection(connection, secrets)
+        else:
+            store.add_connection(connection, secrets, [COMMUNITY_ID])
+    return created

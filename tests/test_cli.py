@@ -17,6 +17,7 @@ import requests
 from click.testing import CliRunner
 
 from hub.cli import main
+from tests.secret_plugin import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +85,16 @@ def test_plugins_json_lists_the_builtins_with_their_hooks(cli):
     )
     assert "hub_evaluate_entry" in plugins["default-policy"]["hooks"]
     assert "hub_verify_rider" in plugins["verification-cache"]["hooks"]
-    assert all(p["source"] == "builtin" and "core" in p["kinds"] for p in plugins.values())
+    builtins = [p for p in plugins.values() if p["source"] == "builtin"]
+    assert {p["name"] for p in builtins} == {
+        "default-policy",
+        "verification-cache",
+        "resilience",
+        "timing",
+        "audit",
+        "manual-check-fallback",
+    }
+    assert all("core" in p["kinds"] for p in builtins)
 
 
 def test_plugins_table(cli):
@@ -165,41 +175,6 @@ def test_users_create_refuses_a_short_password_and_a_manager_without_community(r
     assert lonely.exit_code != 0 and "needs at least one --community" in lonely.output
 
 
-def test_demo_instance_matches_the_shipped_demo_config(cli):
-    result = cli("demo", "--no-serve")
-
-    assert result.exit_code == 0, result.output
-    shipped = tomllib.loads((ROOT / "config" / "demo.toml").read_text())
-    written = tomllib.loads((cli.instance / "last100.toml").read_text())
-    assert {k: written[k] for k in shipped} == shipped
-
-
-def test_demo_entries_through_the_cli(cli):
-    assert cli("demo", "--no-serve").exit_code == 0
-
-    granted = cli(
-        "enter", "--gate", "sunny-north", "--connection", "demo-platform", "--token", "demo-rider-1", "--json"
-    )
-    no_order = cli(
-        "enter", "--gate", "sunny-north", "--connection", "demo-platform", "--token", "demo-rider-2", "--json"
-    )
-    suspended = cli(
-        "enter", "--gate", "sunny-north", "--connection", "demo-platform", "--token", "demo-rider-3", "--json"
-    )
-
-    assert json.loads(granted.output)["decision"] == "granted"
-    assert json.loads(granted.output)["pass"]["kind"] == "qr"
-    assert [r["code"] for r in json.loads(no_order.output)["reasons"]] == ["no_active_order"]
-    assert [r["code"] for r in json.loads(suspended.output)["reasons"]] == ["rider_suspended"]
-
-
-def test_demo_twice_reuses_the_seeded_instance(cli):
-    cli("demo", "--no-serve")
-    again = cli("demo", "--no-serve")
-    assert again.exit_code == 0
-    assert "already there" in again.output
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -218,44 +193,151 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> requests
     raise AssertionError(f"{url} did not answer in {seconds} s")
 
 
-@pytest.mark.parametrize("command", ["demo", "serve"])
-def test_server_answers_on_localhost(tmp_path, command):
-    instance = tmp_path / "instance"
-    last100 = [sys.executable, "-m", "hub.cli", "--instance", str(instance)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAST100_")}
-    if command == "serve":
-        subprocess.run([*last100, "init"], check=True, env=env, capture_output=True)
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    output, _ = proc.communicate(timeout=10)
+    return output
+
+
+@pytest.fixture
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("LAST100_")}
+
+
+def test_serve_answers_on_localhost(tmp_path, clean_env):
+    last100 = [sys.executable, "-m", "hub.cli", "--instance", str(tmp_path / "instance")]
+    subprocess.run([*last100, "init"], check=True, env=clean_env, capture_output=True)
     port = _free_port()
-    proc = subprocess.Popen(
-        [*last100, command, "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = _start([*last100, "serve", "--port", str(port)], clean_env)
     try:
         health = _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-        assert health.status_code == 200
-        assert health.json()["status"] == "ok"
+        assert health.status_code == 200 and health.json()["status"] == "ok"
         page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert page.status_code == 200
-        assert ("Sunny Garden" in page.text) is (command == "demo")
-        assert page.headers["Server"] == "last100"
+        assert page.status_code == 200 and page.headers["Server"] == "last100"
+        assert "last100 communities add" in page.text
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        _stop(proc)
 
 
-def test_keys_rotate_re_encrypts_with_the_new_first_key(cli):
-    assert cli("demo", "--no-serve").exit_code == 0
-    config_file = cli.instance / "last100.toml"
+@pytest.fixture(scope="module")
+def running_demo(tmp_path_factory):
+    """``last100 demo`` as a user runs it: a real process serving the hub and the
+    simulators of every installed adapter."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAST100_")}
+    instance = tmp_path_factory.mktemp("demo") / "last100-demo"
+    port = _free_port_block(8)
+    proc = _start([sys.executable, "-m", "hub.cli", "--instance", str(instance), "demo", "--port", str(port)], env)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        yield instance, port, env
+    finally:
+        _stop(proc)
+
+
+def _free_port_block(size: int) -> int:
+    """A port with ``size - 1`` free ports after it (the demo's simulators take them)."""
+    for _ in range(50):
+        base = _free_port()
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no block of free ports")
+
+
+def _demo_cli(instance, env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", "--instance", str(instance), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_demo_serves_the_seeded_community_on_localhost(running_demo):
+    _instance, port, _env = running_demo
+    page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+    assert page.status_code == 200
+    assert "Sunny Garden" in page.text
+
+
+def test_demo_instance_matches_the_shipped_demo_config(running_demo):
+    instance, _port, _env = running_demo
+    shipped = tomllib.loads((ROOT / "config" / "demo.toml").read_text())
+    written = tomllib.loads((instance / "last100.toml").read_text())
+    assert {k: written[k] for k in shipped} == shipped
+
+
+@pytest.mark.parametrize("platform", ["riderpass", "meituan", "eleme"])
+def test_demo_entries_go_through_each_platforms_simulator(running_demo, platform):
+    instance, _port, env = running_demo
+    connection = f"demo-{platform}"
+
+    def enter(token: str) -> dict:
+        result = _demo_cli(
+            instance, env, "enter", "--gate", "sunny-north", "--connection", connection, "--token", token, "--json"
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(result.stdout)
+
+    granted, no_order, suspended = enter("demo-rider-1"), enter("demo-rider-2"), enter("demo-rider-3")
+
+    assert granted["decision"] == "granted", granted
+    assert granted["pass"]["kind"] == "qr"
+    assert {c["hook"]: c["outcome"] for c in granted["hook_calls"]}["hub_verify_rider"] == "ok"
+    assert [r["code"] for r in no_order["reasons"]] == ["no_active_order"]
+    assert [r["code"] for r in suspended["reasons"]] == ["rider_suspended"]
+
+
+def test_demo_lists_the_adapters_as_platform_plugins(running_demo):
+    instance, _port, env = running_demo
+    plugins = {p["name"]: p for p in json.loads(_demo_cli(instance, env, "plugins", "--json").stdout)["plugins"]}
+    for name in ("riderpass", "meituan", "eleme"):
+        assert plugins[name]["kinds"] == ["platform"]
+        assert plugins[name]["source"] == f"last100-{name}"
+
+
+def test_keys_rotate_re_encrypts_with_the_new_first_key(ready):
+    config_file = ready.instance / "last100.toml"
+    config_file.write_text(config_file.read_text() + 'plugins = ["tests.secret_plugin:VaultPlugin"]\n')
+    added = ready(
+        "connections", "add", "vault-1", "--plugin", "vault", "--name", "V", "--setting", f"password={PASSWORD}"
+    )
+    assert added.exit_code == 0, added.output
     old_key = tomllib.loads(config_file.read_text())["secret_keys"][0]
-    new_key = cli("keys", "generate").output.strip()
-    text = config_file.read_text().replace(f'["{old_key}"]', f'["{new_key}", "{old_key}"]')
-    config_file.write_text(text)
+    new_key = ready("keys", "generate").output.strip()
+    config_file.write_text(config_file.read_text().replace(f'["{old_key}"]', f'["{new_key}", "{old_key}"]'))
 
-    result = cli("keys", "rotate")
+    result = ready("keys", "rotate")
 
     assert result.exit_code == 0, result.output
-    assert "1 connection(s) now use the first key" in result.output  # the demo platform has a secret
-    config_file.write_text(text.replace(f', "{old_key}"', ""))
-    listing = cli("connections", "list")
-    assert listing.exit_code == 0 and "demo-platform" in listing.output
-    granted = cli("enter", "--gate", "sunny-north", "--connection", "demo-platform", "--token", "demo-rider-1")
-    assert granted.output.startswith("GRANTED")
+    assert "1 connection(s) now use the first key" in result.output
+    config_file.write_text(config_file.read_text().replace(f', "{old_key}"', ""))
+    assert ready("connections", "test", "vault-1").output.strip() == "ok: password accepted"
+
+
+def test_connection_whose_test_fails_is_not_saved(ready):
+    config_file = ready.instance / "last100.toml"
+    config_file.write_text(config_file.read_text() + 'plugins = ["tests.secret_plugin:VaultPlugin"]\n')
+
+    result = ready("connections", "add", "vault-1", "--plugin", "vault", "--name", "V", "--setting", "password=wrong")
+
+    assert result.exit_code == 1
+    assert "connection test failed, nothing saved: password was refused" in result.output
+    assert "vault-1" not in ready("connections", "list").output
+    assert "wrong" not in ready("connections", "list").output
+
+
+def test_connection_list_never_shows_secrets(ready):
+    config_file = ready.instance / "last100.toml"
+    config_file.write_text(config_file.read_text() + 'plugins = ["tests.secret_plugin:VaultPlugin"]\n')
+    ready("connections", "add", "vault-1", "--plugin", "vault", "--name", "V", "--setting", f"password={PASSWORD}")
+    assert PASSWORD not in ready("connections", "list").output

@@ -61,7 +61,6 @@ def test_secrets_are_not_in_the_repr(tmp_path):
 def test_configured_plugins_are_imported_by_path():
     plugins = configured_plugins(["hub.demo:demo_plugins"])
     assert [(p.hub_plugin_info().name, source) for p, source in plugins] == [
-        ("example-platform", "config:hub.demo:demo_plugins"),
         ("example-gate", "config:hub.demo:demo_plugins"),
     ]
 

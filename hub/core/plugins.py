@@ -302,6 +302,9 @@ class Hub:
     def _route(self, hook_name: str, connection: Connection, **kwargs: Any) -> Any:
         return self._caller(hook_name, connection.plugin)(connection=connection, **kwargs)
 
+    def is_loaded(self, plugin_name: str) -> bool:
+        return plugin_name in self._registry.records
+
     def implements(self, plugin_name: str, hook_name: str) -> bool:
         return hook_name in self.plugin(plugin_name).hooks
 

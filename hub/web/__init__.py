@@ -46,7 +46,12 @@ def index() -> str:
     communities = rt.store.list_communities()
     gates = {c.id: rt.store.list_gates(c.id) for c in communities}
     return render_template(
-        "index.html", communities=communities, gates=gates, plugins=rt.hub.plugins(), failures=rt.hub.load_failures
+        "index.html",
+        communities=communities,
+        gates=gates,
+        connections=rt.store.list_connections(),
+        plugins=rt.hub.plugins(),
+        failures=rt.hub.load_failures,
     )
 
 
