@@ -83,8 +83,7 @@ class JobSpec:
 
     ``trigger`` and ``trigger_args`` are APScheduler 3 trigger arguments, e.g.
     ``trigger="interval", trigger_args={"minutes": 5}``. ``func`` receives a
-    :class:`JobContext`-like object from the scheduler and returns the number of items
-    it handled.
+    :class:`hub.core.jobs.JobContext` and returns the number of items it handled.
     """
 
     id: str

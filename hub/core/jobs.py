@@ -1,0 +1,27 @@
+"""What a scheduled job gets to work with.
+
+A job is a plain function ``func(context: JobContext) -> int`` contributed through
+``hub_jobs`` (see :class:`~hub.core.model.JobSpec`); it returns how many items it
+handled and may report progress on the way. Jobs must be idempotent: a run that crashed
+halfway is simply run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.core.clock import Clock
+from hub.core.plugins import Hub
+from hub.core.store import Store
+
+
+@dataclass
+class JobContext:
+    """The running hub, as a job sees it."""
+
+    hub: Hub
+    store: Store
+    clock: Clock
+    #: Called with (items done, items in all or None, a short note) as the job goes.
+    progress: Callable[[int, int | None, str], None] = field(default=lambda done, total, note: None)
