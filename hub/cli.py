@@ -474,6 +474,9 @@ def enter(
     if entry.access_pass:
         p = entry.access_pass
         click.echo(f"  pass: {p.kind.value} {p.value} valid until {p.valid_until:%H:%M:%S} UTC")
+    if entry.locker:
+        box = entry.locker
+        click.echo(f"  locker: compartment {box.locker_no} at {box.bank_id}, drop-off code {box.pin}")
     for call in entry.hook_calls:
         click.echo(f"  {call.hook} via {call.plugin}: {call.outcome} {call.duration_ms:.1f} ms")
 
@@ -491,6 +494,9 @@ def _entry_json(entry: Any) -> dict[str, Any]:
             "value": entry.access_pass.value,
             "valid_until": entry.access_pass.valid_until.isoformat(),
         },
+        "locker": None
+        if entry.locker is None
+        else {"bank": entry.locker.bank_id, "compartment": entry.locker.locker_no, "code": entry.locker.pin},
         "hook_calls": [{"hook": c.hook, "outcome": c.outcome, "ms": c.duration_ms} for c in entry.hook_calls],
     }
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from hub import hookimpl
 from hub.core.clock import ManualClock
 from hub.core.engine import EntryEngine, EntryRequest
-from hub.core.errors import CredentialRejected, PushRejected
+from hub.core.errors import CredentialRejected, PushRejected, UpstreamError
 from hub.core.model import (
     AccessGrant,
     Community,
@@ -23,6 +23,8 @@ from hub.core.model import (
     CredentialKind,
     Gate,
     GrantRequest,
+    LockerAllocation,
+    LockerBank,
     Notice,
     Order,
     PassKind,
@@ -163,6 +165,26 @@ class FakeGate:
     def hub_revoke_access(self, grant: AccessGrant) -> bool:
         self.revoked.append(grant.grant_id)
         return True
+
+
+class FakeLockers:
+    """A locker bank: compartments numbered from 1, none when ``full``."""
+
+    def __init__(self) -> None:
+        self.allocations: dict[str, LockerAllocation] = {}
+        self.full = False
+
+    @hookimpl
+    def hub_plugin_info(self) -> PluginInfo:
+        return PluginInfo(name="fakelockers", kinds={"locker"}, version="1.0")
+
+    @hookimpl
+    def hub_allocate_locker(self, bank: LockerBank, order: Order) -> LockerAllocation:
+        if self.full:
+            raise UpstreamError("no free compartment")
+        number = str(len(self.allocations) + 1)
+        allocation = LockerAllocation(f"A-{order.ref}", "vendor-bank-7", number, pin=f"90{number}")
+        return self.allocations.setdefault(order.ref, allocation)
 
 
 class FakeVisitorSystem:

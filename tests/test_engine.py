@@ -26,7 +26,7 @@ from hub.core.model import (
     RiderIdentity,
     Verdict,
 )
-from tests.engine_fakes import NOON_SHANGHAI, FakeVisitorSystem, build_world, order, request
+from tests.engine_fakes import NOON_SHANGHAI, FakeLockers, FakeVisitorSystem, build_world, order, request
 
 
 @pytest.fixture
@@ -132,7 +132,6 @@ def test_suspended_rider_is_denied(world):
         (CommunityPolicy(allowed_platforms={"otherplatform"}), "platform_not_allowed"),
         (CommunityPolicy(opening=time(6, 0), closing=time(11, 0)), "outside_hours"),
         (CommunityPolicy(require_presence=True), "presence_required"),
-        (CommunityPolicy(lockers_only=True), "lockers_only"),
     ],
 )
 def test_community_policy_denies(tmp_path, policy, code):
@@ -153,6 +152,50 @@ def test_too_many_entries_in_an_hour_are_denied(tmp_path):
     assert reason_codes(third) == ["too_many_entries"]
     w.clock.advance(minutes=61)
     assert w.engine.decide(request()).decision is Decision.GRANTED
+
+
+# -- lockers instead of going in ----------------------------------------------------------
+
+
+@pytest.fixture
+def locker_world(tmp_path):
+    lockers = FakeLockers()
+    w = build_world(tmp_path, CommunityPolicy(lockers_only=True), extra_plugins=[lockers])
+    w.store.add_connection(Connection("bank-1", "fakelockers", "Lockers by the north gate"), (), ["c1"])
+    yield w, lockers
+    w.engine.close()
+    w.store.dispose()
+
+
+def test_lockers_only_community_sends_the_rider_to_a_compartment_not_through_the_gate(locker_world):
+    w, _ = locker_world
+
+    entry = w.engine.decide(request())
+
+    assert entry.decision is Decision.GRANTED
+    assert entry.access_pass is None
+    assert (entry.locker.locker_no, entry.locker.pin, entry.locker.bank_id) == ("1", "901", "bank-1")
+    assert w.gate_ctl.calls.count["hub_grant_access"] == 0
+    assert w.store.get_entry(entry.id).locker == entry.locker
+
+
+def test_full_or_broken_locker_bank_gives_a_manual_check(locker_world):
+    w, lockers = locker_world
+    lockers.full = True
+
+    entry = w.engine.decide(request())
+
+    assert entry.decision is Decision.MANUAL_CHECK
+    assert reason_codes(entry) == ["locker_unavailable"]
+    assert entry.locker is None
+
+
+def test_lockers_only_still_denies_a_rider_without_an_order(locker_world):
+    w, lockers = locker_world
+    w.platform.orders["R1"] = []
+    entry = w.engine.decide(request())
+    assert entry.decision is Decision.DENIED
+    assert lockers.allocations == {}
 
 
 # -- manual check when something upstream fails ------------------------------------------------

@@ -300,6 +300,9 @@ class EntryRow(Base):
     access_pass: Mapped[PassRow | None] = relationship(
         back_populates="entry", cascade="all, delete-orphan", passive_deletes=True
     )
+    locker: Mapped[LockerAllocationRow | None] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", passive_deletes=True
+    )
     hook_calls: Mapped[list[HookCallRow]] = relationship(
         order_by=lambda: (HookCallRow.started_at, HookCallRow.id),
         cascade="all, delete-orphan",
@@ -325,6 +328,26 @@ class PassRow(Base):
     revoked_at: Mapped[datetime | None]
 
     entry: Mapped[EntryRow] = relationship(back_populates="access_pass")
+
+
+class LockerAllocationRow(Base):
+    """A food-locker compartment reserved for an entry at a community whose riders use
+    lockers instead of going in. ``allocation_id`` is the locker bank's own id."""
+
+    __tablename__ = "locker_allocations"
+    __table_args__ = (UniqueConstraint("connection_id", "allocation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), unique=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    bank_id: Mapped[str]
+    allocation_id: Mapped[str]
+    locker_no: Mapped[str]
+    pin: Mapped[str]
+    valid_until: Mapped[datetime | None] = mapped_column(index=True)
+    released_at: Mapped[datetime | None]
+
+    entry: Mapped[EntryRow] = relationship(back_populates="locker")
 
 
 class HookCallRow(Base):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
+import dataclasses
 import functools
 import hashlib
 import json
@@ -51,6 +52,8 @@ from hub.core.model import (
     Gate,
     GrantRequest,
     HookCall,
+    LockerAllocation,
+    LockerBank,
     Notice,
     Order,
     PassKind,
@@ -81,6 +84,11 @@ _USED_CODE = Reason(
     "rider_not_verified",
     "此通行码已使用过，请在骑手App中重新生成",
     "This entry code was already used; show a new one from the rider app",
+)
+_NO_LOCKER = Reason(
+    "locker_unavailable",
+    "智能取餐柜暂无可用格口，请门岗协助",
+    "No food locker is free right now; a guard will help you",
 )
 _DEVICE_DOWN = Reason(
     "gate_device_unavailable",
@@ -177,7 +185,13 @@ class EntryEngine:
             decision, reasons = combine(self.hub.evaluate_entry(context), fetched.rider)
             entry_id = str(uuid.uuid4())
             access_pass = None
-            if decision is Decision.GRANTED:
+            locker = None
+            if decision is Decision.GRANTED and community.policy.lockers_only:
+                # Riders do not go in here: they leave the food in a locker by the gate.
+                locker = self._allocate_locker(community, fetched, request.order_ref)
+                if locker is None:
+                    decision, reasons = Decision.MANUAL_CHECK, (_NO_LOCKER,)
+            elif decision is Decision.GRANTED:
                 access_pass = self._issue_pass(entry_id, gate, community, fetched, now)
                 if access_pass is None:
                     decision, reasons = Decision.MANUAL_CHECK, (_DEVICE_DOWN,)
@@ -194,6 +208,7 @@ class EntryEngine:
             rider_ref=fetched.rider.platform_ref if fetched.rider else "",
             order_refs=tuple(o.ref for o in fetched.orders),
             access_pass=access_pass,
+            locker=locker,
             hook_calls=trace.calls,
         )
         try:
@@ -382,6 +397,24 @@ class EntryEngine:
         )
         # A device failure is recorded in the trace; the entry falls back to a guard.
         return self._bounded(device, "hub_grant_access", lambda: self.hub.grant_access(device, gate, request), [])
+
+    def _allocate_locker(
+        self, community: Community, fetched: _Fetched, order_ref: str | None
+    ) -> LockerAllocation | None:
+        """A compartment for the rider's order in the first of the community's locker
+        banks that has one; ``None`` when none could (full, or down)."""
+        order = next((o for o in fetched.orders if o.ref == order_ref), fetched.orders[0] if fetched.orders else None)
+        if order is None:
+            return None
+        for conn in self.store.connections_for_community(community.id):
+            if not (conn.enabled and PluginKind.LOCKER in self.hub.plugin(conn.plugin).info.kinds):
+                continue
+            bank = LockerBank(conn.id, community.id, conn.name, conn.id)
+            call = functools.partial(self.hub.allocate_locker, conn, bank, order)
+            allocation = self._bounded(conn, "hub_allocate_locker", call, [])
+            if allocation is not None:
+                return dataclasses.replace(allocation, bank_id=bank.id)
+        return None
 
     def _withdraw(self, gate: Gate, access_pass: AccessGrant | None) -> None:
         if access_pass is None or gate.access_connection_id is None:

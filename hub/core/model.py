@@ -453,6 +453,9 @@ class VisitorRecord:
 
 @dataclass(frozen=True)
 class LockerBank:
+    """A bank of food lockers at a community; one locker connection is one bank, and the
+    bank's ``id`` is that connection's id (its id at the vendor is a setting)."""
+
     id: str
     community_id: str
     name: str
@@ -461,6 +464,10 @@ class LockerBank:
 
 @dataclass(frozen=True)
 class LockerAllocation:
+    """A compartment reserved for an order. ``bank_id`` is the hub's id of the bank (the
+    locker connection's id); ``pin`` is the rider's drop-off code; ``valid_until`` the
+    drop-off deadline."""
+
     allocation_id: str
     bank_id: str
     locker_no: str
@@ -574,4 +581,6 @@ class Entry:
     rider_ref: str = ""
     order_refs: tuple[str, ...] = ()
     access_pass: AccessGrant | None = None
+    #: At a community whose riders use food lockers instead of going in: the compartment.
+    locker: LockerAllocation | None = None
     hook_calls: tuple[HookCall, ...] = ()

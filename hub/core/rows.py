@@ -14,7 +14,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.core.db import BuildingRow, CommunityRow, EntryRow, GateRow, HookCallRow, OrderRow, PassRow, ZoneRow
+from hub.core.db import (
+    BuildingRow,
+    CommunityRow,
+    EntryRow,
+    GateRow,
+    HookCallRow,
+    LockerAllocationRow,
+    OrderRow,
+    PassRow,
+    ZoneRow,
+)
 from hub.core.model import (
     AccessGrant,
     Building,
@@ -24,6 +34,7 @@ from hub.core.model import (
     Entry,
     Gate,
     HookCall,
+    LockerAllocation,
     Order,
     Reason,
     Zone,
@@ -135,6 +146,16 @@ def entry_row(entry: Entry, rider_id: int | None, idempotency_key: str | None, f
             valid_until=grant.valid_until,
             device_ref=grant.device_ref,
         )
+    allocation = entry.locker
+    if allocation is not None:
+        row.locker = LockerAllocationRow(
+            connection_id=allocation.bank_id,
+            bank_id=allocation.bank_id,
+            allocation_id=allocation.allocation_id,
+            locker_no=allocation.locker_no,
+            pin=allocation.pin,
+            valid_until=allocation.valid_until,
+        )
     row.hook_calls = [
         HookCallRow(
             hook=c.hook,
@@ -166,6 +187,11 @@ def entry_model(row: EntryRow) -> Entry:
         access_pass=None
         if grant is None
         else AccessGrant(grant.id, grant.kind, grant.value, grant.valid_from, grant.valid_until, grant.device_ref),
+        locker=None
+        if row.locker is None
+        else LockerAllocation(
+            row.locker.allocation_id, row.locker.bank_id, row.locker.locker_no, row.locker.pin, row.locker.valid_until
+        ),
         hook_calls=tuple(
             HookCall(c.hook, c.plugin, c.connection_id, c.started_at, c.duration_ms, c.outcome, c.detail)
             for c in row.hook_calls

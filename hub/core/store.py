@@ -742,7 +742,10 @@ def _upsert_orders(
 
 def _entry_query() -> Select[Any]:
     return select(EntryRow).options(
-        joinedload(EntryRow.rider), joinedload(EntryRow.access_pass), selectinload(EntryRow.hook_calls)
+        joinedload(EntryRow.rider),
+        joinedload(EntryRow.access_pass),
+        joinedload(EntryRow.locker),
+        selectinload(EntryRow.hook_calls),
     )
 
 

@@ -9,7 +9,6 @@ platform_not_allowed   the connection's plugin name or id is not in ``allowed_pl
                        (an empty set allows every platform)
 outside_hours          now, in the community's timezone, is outside opening–closing (a
                        window may run over midnight; equal times mean around the clock)
-lockers_only           riders do not enter; they use the food locker
 rider_suspended        the platform says the rider is suspended
 no_active_order        ``require_active_order`` and none of the rider's own orders is
 order_not_found        being delivered (or the order the rider named is not among them)
@@ -18,8 +17,11 @@ too_many_entries       the rider entered ``max_entries_per_hour`` times in the l
 presence_required      ``require_presence`` and the rider did not scan the gate's code
 =====================  ==================================================================
 
+A ``lockers_only`` community is no reason to deny: the rider may deliver, but to a food
+locker by the gate instead of going in, which the entry engine arranges.
+
 When there is no verified rider the policy votes on the community-wide rules only (the
-first three) and otherwise abstains: :mod:`hub.plugins.fallback` decides between a
+first two) and otherwise abstains: :mod:`hub.plugins.fallback` decides between a
 denial and a manual check from the reason. Likewise, when the orders could not be fetched
 the order check is skipped, so a platform outage gives a manual check, not a denial.
 """
@@ -73,16 +75,6 @@ def within_opening_hours(context: EntryContext) -> Verdict | None:
         f"骑手进入时间为 {opening}–{'次日 ' if overnight else ''}{closing}，现在不在此时段内",
         f"Riders may enter between {opening} and {closing}{' the next day' if overnight else ''}; "
         "it is outside those hours now.",
-    )
-
-
-def not_lockers_only(context: EntryContext) -> Verdict | None:
-    if not context.community.policy.lockers_only:
-        return None
-    return Verdict.deny(
-        "lockers_only",
-        "本小区骑手不进入，请将餐品放入门口的智能取餐柜",
-        "Riders do not enter this community; please use the food locker at the gate.",
     )
 
 
@@ -148,7 +140,7 @@ def presence_proven(context: EntryContext) -> Verdict | None:
 
 
 #: Rules for everyone at the gate, checked whether or not the rider is known.
-COMMUNITY_CHECKS: tuple[Check, ...] = (platform_allowed, within_opening_hours, not_lockers_only)
+COMMUNITY_CHECKS: tuple[Check, ...] = (platform_allowed, within_opening_hours)
 #: Rules about this rider, checked only for a verified rider.
 RIDER_CHECKS: tuple[Check, ...] = (rider_not_suspended, has_active_order, under_hourly_limit, presence_proven)
 

@@ -116,7 +116,6 @@ def test_without_a_verified_rider_the_policy_abstains():
     [
         (CommunityPolicy(allowed_platforms={"otherplatform"}), "platform_not_allowed"),
         (CommunityPolicy(opening=time(7, 0), closing=time(8, 0)), "outside_hours"),
-        (CommunityPolicy(lockers_only=True), "lockers_only"),
     ],
 )
 def test_community_wide_rules_deny_even_without_a_verified_rider(policy, expected):
@@ -193,10 +192,9 @@ def test_presence_must_be_proven_where_the_community_requires_it():
     assert vote(policy, presence_verified=True) == Verdict.allow()
 
 
-def test_a_lockers_only_community_denies_entry_and_points_to_the_locker():
-    verdict = vote(CommunityPolicy(lockers_only=True))
-    assert code(verdict) == "lockers_only"
-    assert "locker" in verdict.reason.en
+def test_a_lockers_only_community_is_no_reason_to_deny_a_rider_with_an_order():
+    # The engine sends such riders to a locker instead of through the gate.
+    assert vote(CommunityPolicy(lockers_only=True)) == Verdict.allow()
 
 
 # -- every reason --------------------------------------------------------------------------
@@ -207,7 +205,6 @@ def test_a_lockers_only_community_denies_entry_and_points_to_the_locker():
     [
         (CommunityPolicy(allowed_platforms={"x"}), {}),
         (DAY, {"now": shanghai(23)}),
-        (CommunityPolicy(lockers_only=True), {}),
         (None, {"rider": make_rider(status=RiderStatus.SUSPENDED)}),
         (None, {"orders": ()}),
         (None, {"order_ref": "order-9"}),
