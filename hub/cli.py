@@ -501,6 +501,76 @@ def _entry_json(entry: Any) -> dict[str, Any]:
     }
 
 
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def _job_context(rt: Runtime, progress: Any = None) -> Any:
+    from hub.core.jobs import JobContext
+
+    return JobContext(rt.hub, rt.store, rt.clock, progress) if progress else JobContext(rt.hub, rt.store, rt.clock)
+
+
+@main.group()
+def jobs() -> None:
+    """Scheduled jobs (run by 'last100 scheduler')."""
+
+
+@jobs.command("list")
+@pass_state
+def jobs_list(state: _State) -> None:
+    """Every job with its schedule and its last run."""
+    rt = state.runtime()
+    last = rt.store.last_job_runs()
+    rows = []
+    for spec in sorted(rt.hub.jobs(), key=lambda j: j.id):
+        run = last.get(spec.id)
+        schedule = f"{spec.trigger} " + " ".join(f"{k}={v}" for k, v in spec.trigger_args.items())
+        if run is None:
+            outcome = "never run"
+        else:
+            outcome = f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC, {run['items']} item(s)"
+            outcome += f", FAILED: {run['error']}" if run["error"] else ""
+        rows.append([spec.id, schedule, outcome, spec.description])
+    _table(["ID", "SCHEDULE", "LAST RUN", "WHAT"], rows)
+
+
+@jobs.command("run")
+@click.argument("job_id")
+@pass_state
+def jobs_run(state: _State, job_id: str) -> None:
+    """Run one job now, showing its progress."""
+    from hub.core.scheduler import run_job
+
+    rt = state.runtime()
+    specs = {spec.id: spec for spec in rt.hub.jobs()}
+    if job_id not in specs:
+        raise click.ClickException(f"no job {job_id!r}; known jobs: {', '.join(sorted(specs)) or 'none'}")
+
+    def progress(done: int, total: int | None, note: str) -> None:
+        click.echo(f"  {done}/{total if total is not None else '?'} {note}")
+
+    click.echo(f"Running {job_id} ...")
+    result = run_job(specs[job_id], _job_context(rt, progress))
+    if not result.ok:
+        raise click.ClickException(f"{job_id} failed: {result.error}")
+    click.echo(f"{job_id}: {result.items} item(s)")
+
+
+@main.command()
+@pass_state
+def scheduler(state: _State) -> None:
+    """Run the scheduled jobs, in this process, until stopped (one per deployment)."""
+    from hub.core.scheduler import build_scheduler
+
+    rt = state.runtime()
+    specs = rt.hub.jobs()
+    click.echo(f"Scheduling {len(specs)} job(s): {', '.join(sorted(s.id for s in specs))} (Ctrl+C to stop)")
+    try:
+        build_scheduler(specs, _job_context(rt), blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("Scheduler stopped")
+
+
 # -- serving -------------------------------------------------------------------------------
 
 
@@ -540,6 +610,7 @@ def demo(ctx: click.Context, port: int) -> None:
     """Run the hub with SQLite, the adapters' simulators and a seeded community on
     localhost."""
     from hub import demo as demo_data
+    from hub.core.scheduler import build_scheduler
     from hub.web import create_app
 
     state: _State = ctx.obj
@@ -562,12 +633,16 @@ def demo(ctx: click.Context, port: int) -> None:
     simulators = _step(
         f"Starting {len(specs)} simulator(s)", lambda: demo_data.start_simulators(specs, hub_url, port + 1)
     )
+    jobs = build_scheduler(rt.hub.jobs(), _job_context(rt), blocking=False)
     try:
         if _step("Seeding the demo community", lambda: demo_data.seed(rt.store, rt.hub, simulators)) is False:
             click.echo("The demo community was already there; connections now point at this run's simulators")
+        jobs.start()  # the demo runs the scheduled jobs in its own process
         _demo_guide(config, simulators)
         _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
     finally:
+        if jobs.running:
+            jobs.shutdown(wait=False)
         for simulator in simulators:
             simulator.stop()
 

@@ -87,6 +87,7 @@ def test_plugins_json_lists_the_builtins_with_their_hooks(cli):
     assert "hub_verify_rider" in plugins["verification-cache"]["hooks"]
     builtins = [p for p in plugins.values() if p["source"] == "builtin"]
     assert {p["name"] for p in builtins} == {
+        "builtin-jobs",
         "default-policy",
         "verification-cache",
         "resilience",

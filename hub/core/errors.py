@@ -89,3 +89,19 @@ class CapabilityMissing(HubError):
     """The connection's plugin does not implement the hook that was asked for."""
 
     code = "capability_missing"
+
+
+_MAX_DETAIL = 300
+
+
+def describe_error(exc: BaseException) -> str:
+    """Words about a failure that are safe to keep in traces, audit records and the
+    outbox.
+
+    The hub's own errors carry messages written to be shown (adapters map vendor failures
+    onto them and keep secrets out); any other exception's message may quote a URL with
+    a token in it or a request body, so only its type is kept.
+    """
+    if isinstance(exc, HubError):
+        return str(exc)[:_MAX_DETAIL]
+    return type(exc).__name__

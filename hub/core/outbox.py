@@ -29,6 +29,17 @@ class OutboxItem:
     dedupe_key: str
 
 
+@dataclass(frozen=True)
+class LeasedItem:
+    """An outbox item claimed for one delivery attempt; ``attempts`` made before it."""
+
+    id: int
+    kind: str
+    connection_id: str
+    payload: dict[str, Any]
+    attempts: int
+
+
 def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> int:
     """Add ``items`` to the outbox in the session's transaction, due at once.
 

@@ -37,6 +37,7 @@ from hub.core.db import (
     GateRow,
     JobRunRow,
     OrderRow,
+    OutboxRow,
     PassRow,
     PushEventRow,
     RiderRow,
@@ -60,7 +61,7 @@ from hub.core.model import (
     RiderStatus,
     Zone,
 )
-from hub.core.outbox import OutboxItem
+from hub.core.outbox import LeasedItem, OutboxItem
 from hub.core.secrets import SecretBox
 from hub.core.trace import AuditAction
 
@@ -592,6 +593,50 @@ class Store:
                 for u in s.scalars(select(UserRow).order_by(UserRow.username))
             ]
 
+    # -- outbox ---------------------------------------------------------------------
+
+    def lease_outbox(self, limit: int, lease_s: float) -> list[LeasedItem]:
+        """Claim up to ``limit`` due outbox items for ``lease_s`` seconds, oldest due
+        first. A claimed item is not due again until its lease runs out, so two
+        deliverers never take the same item, and an item whose deliverer crashed is
+        picked up again later."""
+        now = self.clock.now()
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.transaction() as s:
+            leased = s.scalars(query).all()
+            for row in leased:
+                row.next_attempt_at = now + timedelta(seconds=lease_s)
+            return [LeasedItem(r.id, r.kind, r.connection_id, dict(r.payload), r.attempts) for r in leased]
+
+    def settle_outbox(self, item_id: int, *, error: str | None = None, retry_at: datetime | None = None) -> None:
+        """Record how a delivery attempt went: done (no ``error``), to be retried at
+        ``retry_at``, or dead (an ``error`` and no ``retry_at``; audited as
+        ``outbox.dead`` so the failure is visible)."""
+        now = self.clock.now()
+        with self.transaction() as s:
+            row = _require(s, OutboxRow, item_id, "outbox item")
+            row.attempts += 1
+            row.last_error = error
+            if error is None:
+                row.status, row.done_at = "done", now
+            elif retry_at is not None:
+                row.next_attempt_at = retry_at
+            else:
+                row.status = "dead"
+                data = {"kind": row.kind, "connection": row.connection_id, "attempts": row.attempts, "error": error}
+                audit.append(s, "outbox", "outbox.dead", str(row.id), data, now)
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many outbox items are pending, done and dead."""
+        with self._reading() as s:
+            return dict(s.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
+
     def start_job_run(self, job_id: str) -> int:
         """Record that a scheduled job started; returns the run's id."""
         with self.transaction() as s:
@@ -599,6 +644,22 @@ class Store:
             s.add(run)
             s.flush()
             return run.id
+
+    def last_job_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of every job that ran: started, ended, items, errors, error."""
+        latest = select(JobRunRow.job_id, func.max(JobRunRow.id).label("id")).group_by(JobRunRow.job_id).subquery()
+        with self._reading() as s:
+            runs = s.scalars(select(JobRunRow).join(latest, JobRunRow.id == latest.c.id)).all()
+            return {
+                r.job_id: {
+                    "started_at": r.started_at,
+                    "ended_at": r.ended_at,
+                    "items": r.items,
+                    "errors": r.errors,
+                    "error": r.error,
+                }
+                for r in runs
+            }
 
     def finish_job_run(self, run_id: int, *, items: int = 0, errors: int = 0, error: str | None = None) -> None:
         """Record how a job run ended: items handled, items failed, and the error that

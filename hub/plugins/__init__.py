@@ -15,6 +15,7 @@ makes the hub run them around every connection's calls.
   rules (platforms, hours, active order, entries per hour, presence, lockers only).
 - :class:`~hub.plugins.fallback.ManualCheckFallback` — votes manual check when a platform
   could not be asked, deny when it rejected the credential.
+- :class:`~hub.plugins.jobs.BuiltinJobs` — the hub's scheduled jobs (outbox delivery).
 
 Use :func:`builtin_plugins` to get them, in the order they must be registered.
 """
@@ -28,12 +29,14 @@ from hub.core.clock import Clock
 from hub.plugins.audit import Audit
 from hub.plugins.cache import VerificationCache
 from hub.plugins.fallback import ManualCheckFallback
+from hub.plugins.jobs import BuiltinJobs
 from hub.plugins.policy import DefaultPolicy
 from hub.plugins.resilience import Resilience
 from hub.plugins.timing import Timing
 
 __all__ = [
     "Audit",
+    "BuiltinJobs",
     "DefaultPolicy",
     "ManualCheckFallback",
     "Resilience",
@@ -73,6 +76,7 @@ def builtin_plugins(
     """
     clock = clock or Clock()
     return [
+        BuiltinJobs(),
         DefaultPolicy(),
         ManualCheckFallback(),
         Resilience(clock, failure_threshold=failure_threshold, reset_after_s=reset_after_s),

@@ -17,6 +17,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.core.errors import describe_error
 from hub.core.hookspecs import hookimpl
 from hub.core.model import (
     AccessGrant,
@@ -35,7 +36,6 @@ from hub.core.model import (
 )
 from hub.core.trace import AuditAction, current_trace
 from hub.plugins.info import builtin_info
-from hub.plugins.wrapping import describe_error
 
 _MAX_REASON = 200
 

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from hub.core.clock import Clock
-from hub.core.errors import CircuitOpen, CredentialRejected, PushRejected, UpstreamTimeout
+from hub.core.errors import CircuitOpen, CredentialRejected, PushRejected, UpstreamTimeout, describe_error
 from hub.core.hookspecs import CAPABILITY_HOOKS, hookimpl
 from hub.core.model import Connection, Health, HookCall, PluginInfo
 from hub.core.trace import current_trace
 from hub.plugins.callstate import call_scope
 from hub.plugins.info import builtin_info
-from hub.plugins.wrapping import attach_hookimpls, describe_error
+from hub.plugins.wrapping import attach_hookimpls
 
 
 def outcome_of(exc: BaseException) -> str:

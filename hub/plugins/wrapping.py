@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hub.core.errors import HubError
 from hub.core.hookspecs import hookimpl
 
 #: Builds the implementation of one hook, given the hook's name. The function it returns
 #: names the hook arguments it wants (usually just ``connection``), like any pluggy
 #: implementation, and is a generator when it is meant to be a wrapper.
 ImplFactory = Callable[[str], Callable[..., Any]]
-
-_MAX_DETAIL = 300
 
 
 def attach_hookimpls(plugin: object, role: str, hooks: Iterable[str], factory: ImplFactory, **opts: Any) -> None:
@@ -48,15 +45,3 @@ def attach_hookimpls(plugin: object, role: str, hooks: Iterable[str], factory: I
     for hook_name in hooks:
         impl = hookimpl(specname=hook_name, **opts)(factory(hook_name))
         setattr(plugin, f"_{role}_{hook_name}", impl)
-
-
-def describe_error(exc: BaseException) -> str:
-    """Words about a failure that are safe to keep in traces and audit records.
-
-    The hub's own errors carry messages written to be shown (adapters map vendor failures
-    onto them and keep secrets out); any other exception's message may quote a URL with
-    a token in it or a request body, so only its type is kept.
-    """
-    if isinstance(exc, HubError):
-        return str(exc)[:_MAX_DETAIL]
-    return type(exc).__name__

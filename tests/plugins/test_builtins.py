@@ -12,6 +12,7 @@ from hub.core.model import Decision, PluginKind, Problem
 from hub.core.plugins import Hub
 from hub.plugins import (
     Audit,
+    BuiltinJobs,
     DefaultPolicy,
     ManualCheckFallback,
     Resilience,
@@ -34,6 +35,7 @@ def test_the_built_ins_are_core_plugins_carrying_the_hubs_version(builtins):
         "resilience",
         "default-policy",
         "manual-check-fallback",
+        "builtin-jobs",
     }
     assert all(PluginKind.CORE in info.kinds for info in infos.values())
     assert {name for name, info in infos.items() if PluginKind.POLICY in info.kinds} == {
@@ -54,7 +56,7 @@ def test_the_cache_is_registered_after_the_breaker_so_its_lookup_runs_first(cloc
 
     assert kinds.index(Resilience) < kinds.index(VerificationCache)
     assert kinds[-1] is Timing
-    assert set(kinds) == {Timing, Audit, VerificationCache, Resilience, DefaultPolicy, ManualCheckFallback}
+    assert set(kinds) == {Timing, Audit, VerificationCache, Resilience, DefaultPolicy, ManualCheckFallback, BuiltinJobs}
 
 
 def test_find_builtin_returns_the_instance_or_says_it_is_missing(builtins):
