@@ -6,6 +6,7 @@ Every command reads the configuration the same way (``--instance``, ``--config``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -250,45 +251,93 @@ def communities_list(state: _State) -> None:
     )
 
 
+_POLICY_DEFAULTS = CommunityPolicy()
+
+
+def _policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The entry-policy options shared by 'communities add' and 'communities set-policy';
+    an option not given keeps the current (or default) value."""
+    d = _POLICY_DEFAULTS
+    options = [
+        click.option(
+            "--allow-platform",
+            "allowed",
+            multiple=True,
+            help="Plugin name or connection id (repeatable; default: all).",
+        ),
+        click.option("--opening", callback=_clock_time, help="Riders may enter from (local time, HH:MM)."),
+        click.option("--closing", callback=_clock_time, help="Riders may enter until (local time, HH:MM)."),
+        click.option("--max-pass-minutes", type=click.IntRange(1, 240), help=f"[default: {d.max_pass_minutes}]"),
+        click.option("--exit-grace-minutes", type=click.IntRange(0, 60), help=f"[default: {d.exit_grace_minutes}]"),
+        click.option(
+            "--max-entries-per-hour", type=click.IntRange(1, 100), help=f"[default: {d.max_entries_per_hour}]"
+        ),
+        click.option("--require-order/--no-require-order", default=None, help="[default: require]"),
+        click.option(
+            "--require-presence/--no-require-presence", default=None, help="Riders must scan the gate's code."
+        ),
+        click.option(
+            "--lockers-only/--no-lockers-only", default=None, help="Riders leave food in lockers by the gate."
+        ),
+        click.option(
+            "--visitor-record/--no-visitor-record", default=None, help="Write entries into the visitor system."
+        ),
+        click.option("--retention-days", type=click.IntRange(1, 3650), help=f"[default: {d.retention_days}]"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+_POLICY_FIELDS = {
+    "max_pass_minutes": "max_pass_minutes",
+    "exit_grace_minutes": "exit_grace_minutes",
+    "max_entries_per_hour": "max_entries_per_hour",
+    "require_order": "require_active_order",
+    "require_presence": "require_presence",
+    "lockers_only": "lockers_only",
+    "visitor_record": "visitor_record",
+    "retention_days": "retention_days",
+}
+
+
+def _policy(base: CommunityPolicy, opts: dict[str, Any]) -> CommunityPolicy:
+    if (opts["opening"] is None) != (opts["closing"] is None):
+        raise click.UsageError("give both --opening and --closing, or neither")
+    changes = {field: opts[option] for option, field in _POLICY_FIELDS.items() if opts[option] is not None}
+    if opts["opening"] is not None:
+        changes.update(opening=opts["opening"], closing=opts["closing"])
+    if opts["allowed"]:
+        changes["allowed_platforms"] = frozenset(opts["allowed"])
+    return dataclasses.replace(base, **changes)
+
+
 @communities.command("add")
 @click.argument("community_id")
 @click.option("--name", required=True)
 @click.option("--address", default="")
 @click.option("--timezone", default="Asia/Shanghai", show_default=True, callback=_timezone)
-@click.option(
-    "--allow-platform", "allowed", multiple=True, help="Plugin name or connection id (repeatable; default: all)."
-)
-@click.option("--opening", callback=_clock_time, help="Riders may enter from (local time, HH:MM).")
-@click.option("--closing", callback=_clock_time, help="Riders may enter until (local time, HH:MM).")
-@click.option("--max-pass-minutes", type=click.IntRange(1, 240), default=30, show_default=True)
-@click.option("--exit-grace-minutes", type=click.IntRange(0, 60), default=5, show_default=True)
-@click.option("--max-entries-per-hour", type=click.IntRange(1, 100), default=6, show_default=True)
-@click.option("--require-order/--no-require-order", default=True, show_default=True)
-@click.option("--require-presence", is_flag=True, help="Riders must scan the gate's code.")
-@click.option("--lockers-only", is_flag=True, help="Riders leave food in lockers and do not enter.")
-@click.option("--visitor-record", is_flag=True, help="Write each entry into the visitor system.")
-@click.option("--retention-days", type=click.IntRange(1, 3650), default=30, show_default=True)
+@_policy_options
 @pass_state
-def communities_add(state: _State, community_id: str, **opts: Any) -> None:
-    """Add a community."""
-    if (opts["opening"] is None) != (opts["closing"] is None):
-        raise click.UsageError("give both --opening and --closing, or neither")
-    policy = CommunityPolicy(
-        allowed_platforms=frozenset(opts["allowed"]),
-        opening=opts["opening"],
-        closing=opts["closing"],
-        require_active_order=opts["require_order"],
-        max_pass_minutes=opts["max_pass_minutes"],
-        exit_grace_minutes=opts["exit_grace_minutes"],
-        max_entries_per_hour=opts["max_entries_per_hour"],
-        require_presence=opts["require_presence"],
-        lockers_only=opts["lockers_only"],
-        visitor_record=opts["visitor_record"],
-        retention_days=opts["retention_days"],
-    )
-    community = Community(community_id, opts["name"], opts["address"], opts["timezone"], policy)
+def communities_add(state: _State, community_id: str, name: str, address: str, timezone: str, **opts: Any) -> None:
+    """Add a community with its entry policy."""
+    community = Community(community_id, name, address, timezone, _policy(_POLICY_DEFAULTS, opts))
     state.runtime().store.add_community(community)
     click.echo(f"Added community {community_id}")
+
+
+@communities.command("set-policy")
+@click.argument("community_id")
+@_policy_options
+@pass_state
+def communities_set_policy(state: _State, community_id: str, **opts: Any) -> None:
+    """Change a community's entry policy; options not given stay as they are."""
+    store = state.runtime().store
+    community = store.get_community(community_id)
+    updated = dataclasses.replace(community, policy=_policy(community.policy, opts))
+    store.update_community(updated)
+    store.audit("cli", "community.policy_changed", community_id, {"changed": sorted(k for k, v in opts.items() if v)})
+    click.echo(f"Updated the entry policy of {community_id}")
 
 
 @main.group()

@@ -33,6 +33,7 @@ from hub.core.model import (
     Health,
     PassKind,
     PluginInfo,
+    PluginKind,
 )
 from hub.core.plugins import Hub, secret_fields
 from hub.core.store import Store
@@ -176,8 +177,13 @@ def start_simulators(specs: Sequence[Simulator], hub_url: str, first_port: int) 
 
 
 def seed(store: Store, hub: Hub, simulators: Sequence[RunningSimulator]) -> bool:
-    """Create the demo community and gates once (``False`` when they already exist), and
-    point one connection per simulator at where it runs now."""
+    """Create the demo community and its gates once (``False`` when they already exist),
+    and point one connection per simulator at where it runs now.
+
+    The north gate's device is the first access-control simulator (else the in-process
+    ``ExampleGate``); the east gate has no device, so its guard checks passes by eye.
+    Locker banks and visitor systems serve the community through their connections.
+    """
     created = not any(c.id == COMMUNITY_ID for c in store.list_communities())
     if created:
         store.add_community(
@@ -185,13 +191,11 @@ def seed(store: Store, hub: Hub, simulators: Sequence[RunningSimulator]) -> bool
                 id=COMMUNITY_ID,
                 name="阳光花园 Sunny Garden",
                 address="上海市徐汇区示例路 100 号",
-                policy=CommunityPolicy(max_pass_minutes=20, exit_grace_minutes=5),
+                policy=CommunityPolicy(max_pass_minutes=20, exit_grace_minutes=5, visitor_record=True),
                 buildings=tuple(Building(str(n), f"{n} 号楼", door_no=str(n)) for n in range(1, 7)),
             )
         )
-        store.add_connection(Connection(GATE_CONNECTION, "example-gate", "North gate controller"), (), [COMMUNITY_ID])
-        store.add_gate(Gate("north", COMMUNITY_ID, "North gate 北门", "sunny-north", "1", GATE_CONNECTION))
-        store.add_gate(Gate("east", COMMUNITY_ID, "East gate 东门", "sunny-east", "2", None))
+        store.add_connection(Connection(GATE_CONNECTION, "example-gate", "Example gate controller"), (), [COMMUNITY_ID])
     existing = {c.id for c in store.list_connections()}
     for sim in simulators:
         settings = hub.validate_settings(sim.spec.plugin, sim.spec.settings(sim.base_url))
@@ -201,4 +205,9 @@ def seed(store: Store, hub: Hub, simulators: Sequence[RunningSimulator]) -> bool
             store.update_connection(connection, secrets)
         else:
             store.add_connection(connection, secrets, [COMMUNITY_ID])
+    if created:
+        devices = [s.connection_id for s in simulators if PluginKind.ACCESS in hub.plugin(s.spec.plugin).info.kinds]
+        north_device = devices[0] if devices else GATE_CONNECTION
+        store.add_gate(Gate("north", COMMUNITY_ID, "North gate 北门", "sunny-north", "1", north_device))
+        store.add_gate(Gate("east", COMMUNITY_ID, "East gate 东门", "sunny-east", "2", None))
     return created

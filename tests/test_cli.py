@@ -342,3 +342,26 @@ def test_connection_list_never_shows_secrets(ready):
     config_file.write_text(config_file.read_text() + 'plugins = ["tests.secret_plugin:VaultPlugin"]\n')
     ready("connections", "add", "vault-1", "--plugin", "vault", "--name", "V", "--setting", f"password={PASSWORD}")
     assert PASSWORD not in ready("connections", "list").output
+
+
+def test_set_policy_changes_only_what_is_given(ready):
+    ready("communities", "add", "sunny", "--name", "A", "--opening", "06:00", "--closing", "23:00")
+
+    result = ready("communities", "set-policy", "sunny", "--lockers-only", "--max-pass-minutes", "12")
+
+    assert result.exit_code == 0, result.output
+    from hub.core.config import load_config
+    from hub.core.store import Store
+
+    config = load_config(ready.instance)
+    store = Store(config.effective_database_url, config.secret_keys)
+    policy = store.get_community("sunny").policy
+    store.dispose()
+    assert (policy.lockers_only, policy.max_pass_minutes) == (True, 12)
+    assert (policy.opening.hour, policy.closing.hour, policy.exit_grace_minutes) == (6, 23, 5)
+
+
+def test_set_policy_of_an_unknown_community_is_an_error(ready):
+    result = ready("communities", "set-policy", "nowhere", "--lockers-only")
+    assert result.exit_code == 1
+    assert "nowhere" in result.output
