@@ -35,6 +35,9 @@ setup(
         "argon2-cffi>=23.1",
         "waitress>=3.0",
         "tzdata>=2024.1",
+        "pyotp>=2.9",
+        "segno>=1.6",
+        "apispec>=6.6",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],

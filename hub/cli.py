@@ -99,6 +99,7 @@ def write_instance_config(config: Config, database_url: str | None = None, plugi
         "# Keep this file private: it holds the keys that protect connection secrets.",
         f"secret_keys = [{json.dumps(generate_key())}]",
         f"secret_key = {json.dumps(_secrets.token_urlsafe(32))}",
+        f"gate_key = {json.dumps(_secrets.token_urlsafe(32))}",
     ]
     if database_url:
         lines.append(f"database_url = {json.dumps(database_url)}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hub.core.clock import Clock
 from hub.core.config import Config
@@ -16,6 +16,7 @@ from hub.core.engine import EntryEngine
 from hub.core.errors import PluginError
 from hub.core.plugins import Hub
 from hub.core.store import Store
+from hub.core.tokens import GateCodes, PresenceCodes
 from hub.plugins import builtin_plugins
 
 
@@ -26,6 +27,10 @@ class Runtime:
     store: Store
     hub: Hub
     engine: EntryEngine
+    gate_codes: GateCodes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gate_codes = GateCodes(self.config.effective_gate_key)
 
     def close(self) -> None:
         self.engine.close()
@@ -63,5 +68,6 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
     clock = clock or Clock()
     store = Store(config.effective_database_url, config.secret_keys, clock=clock)
     hub = build_hub(config, clock)
-    engine = EntryEngine(hub, store, clock, max_workers=config.upstream_workers)
-    return Runtime(config=config, clock=clock, store=store, hub=hub, engine=engine)
+    presence = PresenceCodes(config.effective_gate_key)
+    engine = EntryEngine(hub, store, clock, presence=presence, max_workers=config.upstream_workers)
+    return Runtime(config, clock, store, hub, engine)

@@ -33,6 +33,9 @@ class Config:
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     #: Flask's session signing key.
     secret_key: str = field(default="", repr=False)
+    #: Signs printed gate codes and derives gate screens' presence codes; changing it
+    #: invalidates every printed gate QR. Empty: ``secret_key`` is used.
+    gate_key: str = field(default="", repr=False)
     disable_plugins: tuple[str, ...] = ()
     #: Extra plugins by import path, ``"package.module:factory"`` (for in-house plugins
     #: that are not packaged with an entry point); a factory returns one plugin or a list.
@@ -51,6 +54,10 @@ class Config:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.instance_path / 'last100.sqlite').resolve()}"
+
+    @property
+    def effective_gate_key(self) -> str:
+        return self.gate_key or self.secret_key
 
     @property
     def config_file(self) -> Path:

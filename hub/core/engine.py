@@ -68,6 +68,7 @@ from hub.core.model import (
 from hub.core.outbox import OutboxItem
 from hub.core.plugins import Hub
 from hub.core.store import Store
+from hub.core.tokens import PRESENCE_STEP_S, PresenceCodes
 from hub.core.trace import current_trace, tracing
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ class EntryRequest:
     connection_id: str
     credential: Credential
     order_ref: str | None = None
-    presence_verified: bool = False
+    #: The rotating code of the gate's screen, proving the rider is at the gate now.
+    presence_code: str | None = None
     location: tuple[float, float] | None = None
     idempotency_key: str | None = None
     actor: str = "api"
@@ -118,7 +120,7 @@ class EntryRequest:
             "connection": self.connection_id,
             "credential": [self.credential.kind.value, _digest(self.credential.value)],
             "order": self.order_ref,
-            "presence": self.presence_verified,
+            "presence": self.presence_code,
             "location": self.location,
         }
         return _digest(json.dumps(body, sort_keys=True))
@@ -138,10 +140,19 @@ class _Fetched:
 class EntryEngine:
     """Decides entries. Thread-safe; one instance serves the whole process."""
 
-    def __init__(self, hub: Hub, store: Store, clock: Clock | None = None, *, max_workers: int = 32) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        store: Store,
+        clock: Clock | None = None,
+        *,
+        presence: PresenceCodes | None = None,
+        max_workers: int = 32,
+    ) -> None:
         self.hub = hub
         self.store = store
         self.clock = clock or Clock()
+        self.presence = presence
         self._pool = cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="last100-upstream")
 
     def close(self) -> None:
@@ -178,7 +189,7 @@ class EntryEngine:
                 rider=fetched.rider,
                 orders=fetched.orders,
                 order_ref=request.order_ref,
-                presence_verified=request.presence_verified,
+                presence_verified=self._present(request, gate, platform, fetched.rider, now),
                 entries_last_hour=self._entries_last_hour(platform, fetched.rider, now),
                 problems=tuple(fetched.problems),
             )
@@ -257,6 +268,20 @@ class EntryEngine:
             result.problems.append(Problem("hub_verify_rider", platform.id, "rejected", "code used before", _USED_CODE))
         result.orders = _matching(result.orders, result.rider, community.platform_ref(platform))
         return result
+
+    def _present(
+        self, request: EntryRequest, gate: Gate, platform: Connection, rider: RiderIdentity | None, now: datetime
+    ) -> bool:
+        """Whether the rider proved presence with the gate screen's current code; each
+        code is accepted once per rider."""
+        if not request.presence_code or self.presence is None or rider is None:
+            return False
+        step = self.presence.step(gate.id, request.presence_code, now)
+        if step is None:
+            return False
+        code_id = f"presence:{gate.id}:{step}:{rider.platform_ref}"
+        until = now + timedelta(seconds=3 * PRESENCE_STEP_S)
+        return self.store.claim_single_use(platform.id, code_id, until)
 
     def _claim(self, platform: Connection, rider: RiderIdentity, now: datetime) -> bool:
         """Accept a single-use credential once, across every process of the deployment."""
