@@ -628,7 +628,11 @@ def _serve(app: Any, host: str, port: int, threads: int) -> None:
     import waitress
 
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="last100")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="last100")
+    except KeyboardInterrupt:
+        pass  # waitress usually handles Ctrl+C itself and returns
+    click.echo("Stopped")
 
 
 @main.command()
@@ -687,6 +691,9 @@ def demo(ctx: click.Context, port: int) -> None:
     try:
         if _step("Seeding the demo community", lambda: demo_data.seed(rt.store, rt.hub, simulators)) is False:
             click.echo("The demo community was already there; connections now point at this run's simulators")
+        password = demo_data.seed_admin(rt.store)
+        if password:
+            click.echo(f"Console login (shown once): {demo_data.DEMO_ADMIN} / {password}")
         jobs.start()  # the demo runs the scheduled jobs in its own process
         _demo_guide(config, simulators)
         _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)

@@ -34,9 +34,11 @@ from hub.core.model import (
     PassKind,
     PluginInfo,
     PluginKind,
+    Zone,
 )
 from hub.core.plugins import Hub, secret_fields
 from hub.core.store import Store
+from hub.core.users import hash_password
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,35 @@ DEMO_RIDERS = (
     DemoRider("demo-rider-2", "R1002", "李*", "139****4321"),
     DemoRider("demo-rider-3", "R1003", "张*", "137****0000", suspended=True),
 )
+
+
+#: The demo community's marked areas, as a property manager would draw them (lat, lon).
+DEMO_ZONES = (
+    Zone(
+        "parking-north", "parking", "骑手停车区 Rider parking", ((31.1901, 121.4372), (31.1902, 121.4375)), "北门内侧"
+    ),
+    Zone("lockers-north", "locker", "智能取餐柜 Food lockers", ((31.1900, 121.4371),), "北门岗亭旁"),
+    Zone("rest-station", "rest_station", "骑手驿站 Rest station", ((31.1899, 121.4370),), "热水、充电、避雨"),
+    Zone(
+        "no-go-garden",
+        "no_go",
+        "中心花园禁止骑行 No riding in the garden",
+        ((31.1895, 121.4380), (31.1897, 121.4384), (31.1893, 121.4386)),
+    ),
+    Zone("route-main", "route", "主干道骑行路线 Riding route", ((31.1901, 121.4373), (31.1890, 121.4390))),
+)
+
+DEMO_ADMIN = "admin"
+
+
+def seed_admin(store: Store) -> str | None:
+    """Create the demo's operator login once; returns its password (to print once), or
+    ``None`` when it already exists."""
+    if any(user["username"] == DEMO_ADMIN for user in store.list_users()):
+        return None
+    password = secrets.token_urlsafe(12)
+    store.add_user(DEMO_ADMIN, hash_password(password), "operator")
+    return password
 
 
 @dataclass(frozen=True)
@@ -206,6 +237,8 @@ def seed(store: Store, hub: Hub, simulators: Sequence[RunningSimulator]) -> bool
         else:
             store.add_connection(connection, secrets, [COMMUNITY_ID])
     if created:
+        for zone in DEMO_ZONES:
+            store.add_zone(COMMUNITY_ID, zone)
         devices = [s.connection_id for s in simulators if PluginKind.ACCESS in hub.plugin(s.spec.plugin).info.kinds]
         north_device = devices[0] if devices else GATE_CONNECTION
         store.add_gate(Gate("north", COMMUNITY_ID, "North gate 北门", "sunny-north", "1", north_device))

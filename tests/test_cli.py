@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -365,3 +366,20 @@ def test_set_policy_of_an_unknown_community_is_an_error(ready):
     result = ready("communities", "set-policy", "nowhere", "--lockers-only")
     assert result.exit_code == 1
     assert "nowhere" in result.output
+
+
+def test_ctrl_c_stops_the_demo_and_its_simulators_cleanly(tmp_path, clean_env):
+    port = _free_port_block(8)
+    args = [sys.executable, "-m", "hub.cli", "--instance", str(tmp_path / "demo"), "demo", "--port", str(port)]
+    proc = _start(args, clean_env)
+    _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=20)
+
+    assert proc.returncode == 0, output
+    assert "Stopped" in output
+    assert "Console login (shown once): admin / " in output
+    for simulator_port in range(port + 1, port + 8):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", simulator_port))  # free again
