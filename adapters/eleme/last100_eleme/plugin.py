@@ -7,9 +7,7 @@ client's errors to the hub's errors. The protocol lives in the client, the signa
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +18,8 @@ import marshmallow
 import requests
 from marshmallow import fields, validate
 
-from hub.core.errors import CredentialRejected, PushRejected, UpstreamError, UpstreamTimeout
+from hub.core.clients import ClientCache, load_settings
+from hub.core.errors import CredentialRejected, PushRejected, SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
 from hub.core.model import (
     Community,
@@ -161,34 +160,14 @@ class ElemePlugin:
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
-        self._lock = threading.Lock()
-        self._accounts: dict[str, tuple[str, _Account]] = {}
+        # Rebuilt when a connection's settings or time budget change: a new secret must
+        # not keep using the old client.
+        self._accounts: ClientCache[_Account] = ClientCache(self._build)
 
     # -- connections ---------------------------------------------------------------
 
-    def _account(self, connection: Connection) -> _Account:
-        """The connection's settings and client, rebuilt when its settings or time
-        budget change (a new secret must not keep using the old client)."""
-        key = json.dumps([dict(connection.settings), connection.timeout_s], sort_keys=True, default=str)
-        cached = self._accounts.get(connection.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        with self._lock:
-            cached = self._accounts.get(connection.id)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            account = self._build(connection)
-            # The replaced client is not closed: a call may still be using its session,
-            # and its pooled sockets close when it is collected.
-            self._accounts[connection.id] = (key, account)
-        return account
-
     def _build(self, connection: Connection) -> _Account:
-        try:
-            settings = ElemeSettings().load(dict(connection.settings))
-        except marshmallow.ValidationError as exc:
-            names = ", ".join(sorted(exc.normalized_messages()))
-            raise UpstreamError(f"{connection.name}: invalid Ele.me settings ({names})") from exc
+        settings = load_settings(ElemeSettings, connection)
         timeout = (min(CONNECT_TIMEOUT_S, connection.timeout_s), connection.timeout_s)
         client = ElemeClient(
             settings["base_url"],
@@ -234,8 +213,8 @@ class ElemePlugin:
     @hookimpl
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
-            account = self._account(connection)
-        except UpstreamError as exc:
+            account = self._accounts.get(connection)
+        except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         started = time.monotonic()
         try:
@@ -252,7 +231,7 @@ class ElemePlugin:
 
     @hookimpl
     def hub_verify_rider(self, connection: Connection, credential: Credential) -> RiderIdentity:
-        account = self._account(connection)
+        account = self._accounts.get(connection)
         f = account.fields
         if credential.kind is CredentialKind.ENTRY_CODE:
             raise CredentialRejected("Ele.me issues no offline entry codes", *_NO_ENTRY_CODES)
@@ -274,7 +253,7 @@ class ElemePlugin:
 
     @hookimpl
     def hub_active_orders(self, connection: Connection, rider: RiderClaim, community: Community) -> list[Order]:
-        account = self._account(connection)
+        account = self._accounts.get(connection)
         f = account.fields
         community_ref = community.platform_ref(connection)
         params: dict[str, Any] = {f.community_id: community_ref}
@@ -301,7 +280,7 @@ class ElemePlugin:
 
     @hookimpl
     def hub_get_order(self, connection: Connection, order_ref: str) -> Order | None:
-        account = self._account(connection)
+        account = self._accounts.get(connection)
         try:
             data = account.client.get_order(order_ref)
         except ElemeClientError as exc:
@@ -320,7 +299,7 @@ class ElemePlugin:
 
     @hookimpl
     def hub_parse_push(self, connection: Connection, request: PushRequest) -> list[PushEvent]:
-        account = self._account(connection)
+        account = self._accounts.get(connection)
         settings = account.settings
         try:
             push = verify_push(
@@ -385,7 +364,7 @@ class ElemePlugin:
 
     @hookimpl
     def hub_publish_community(self, connection: Connection, profile: CommunityProfile) -> Receipt:
-        account = self._account(connection)
+        account = self._accounts.get(connection)
         f = account.fields
         params = {f.community_id: profile.community.platform_ref(connection), f.profile: profile_document(profile)}
         try:
@@ -397,7 +376,7 @@ class ElemePlugin:
 
     @hookimpl
     def hub_notify_rider(self, connection: Connection, rider_ref: str, notice: Notice) -> Receipt:
-        account = self._account(connection)
+        account = self._accounts.get(connection)
         f = account.fields
         params = {
             f.rider_id: rider_ref,

@@ -23,19 +23,17 @@ grant id) the rider's QR carries.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import marshmallow
 import requests
 from requests.adapters import HTTPAdapter
 
+from hub.core.clients import ClientCache, load_settings
 from hub.core.clock import Clock
 from hub.core.errors import PushRejected, SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
@@ -93,8 +91,6 @@ def _new_session() -> requests.Session:
 class _Link:
     """Everything the plugin keeps for one connection, built from its settings."""
 
-    settings: dict[str, Any]
-    timeout_s: float
     client: IsapiClient
     card_secret: str
     card_length: int
@@ -169,27 +165,12 @@ class HikvisionPlugin:
     ) -> None:
         self._clock = clock or Clock()
         self._session_factory = session_factory
-        self._lock = threading.Lock()
-        self._links: dict[str, _Link] = {}
+        self._links: ClientCache[_Link] = ClientCache(self._open)
 
     # -- per-connection state ---------------------------------------------------------
 
-    def _link(self, connection: Connection) -> _Link:
-        with self._lock:
-            link = self._links.get(connection.id)
-            if link is None or link.settings != dict(connection.settings) or link.timeout_s != connection.timeout_s:
-                # The previous session is not closed: a call on another thread may still
-                # be using it; it closes its sockets when it is collected.
-                link = self._links[connection.id] = self._open(connection)
-            return link
-
     def _open(self, connection: Connection) -> _Link:
-        try:
-            values = HikvisionSettings().load(dict(connection.settings))
-        except marshmallow.ValidationError as exc:
-            errors = exc.normalized_messages()
-            names = ", ".join(sorted(errors))
-            raise SettingsError(f"invalid settings for connection {connection.id}: {names}", errors) from None
+        values = load_settings(HikvisionSettings, connection)
         timeout_s = connection.timeout_s
         zone = ZoneInfo(values["timezone"])
         client = IsapiClient(
@@ -204,8 +185,6 @@ class HikvisionPlugin:
             now=self._clock.now,
         )
         return _Link(
-            settings=dict(connection.settings),
-            timeout_s=timeout_s,
             client=client,
             card_secret=values["card_secret"],
             card_length=values["card_number_length"],
@@ -233,7 +212,7 @@ class HikvisionPlugin:
     @hookimpl
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
-            link = self._link(connection)
+            link = self._links.get(connection)
         except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         started = time.monotonic()
@@ -274,7 +253,7 @@ class HikvisionPlugin:
 
     @hookimpl
     def hub_grant_access(self, connection: Connection, gate: Gate, grant: GrantRequest) -> AccessGrant:
-        link = self._link(connection)
+        link = self._links.get(connection)
         door = _door(gate)
         employee = employee_no(grant.grant_id)
         card = card_number(link.card_secret, grant.grant_id, link.card_length)
@@ -300,7 +279,7 @@ class HikvisionPlugin:
 
     @hookimpl
     def hub_revoke_access(self, connection: Connection, grant: AccessGrant) -> bool:
-        link = self._link(connection)
+        link = self._links.get(connection)
         employee = grant.device_ref or employee_no(grant.grant_id)
         with _device(connection, "revoke a pass"):
             link.client.delete_user(employee, wait_s=connection.timeout_s)
@@ -308,7 +287,7 @@ class HikvisionPlugin:
 
     @hookimpl
     def hub_open_door(self, connection: Connection, gate: Gate) -> bool:
-        link = self._link(connection)
+        link = self._links.get(connection)
         door = _door(gate)
         with _device(connection, f"open door {door}"):
             link.client.open_door(door)
@@ -316,7 +295,7 @@ class HikvisionPlugin:
 
     @hookimpl
     def hub_access_events(self, connection: Connection, gate: Gate, since: datetime) -> list[AccessEvent]:
-        link = self._link(connection)
+        link = self._links.get(connection)
         door = _door(gate)
         with _device(connection, "read the event log"):
             events = link.client.events(since)
@@ -324,7 +303,7 @@ class HikvisionPlugin:
 
     @hookimpl
     def hub_parse_push(self, connection: Connection, request: PushRequest) -> list[PushEvent]:
-        link = self._link(connection)
+        link = self._links.get(connection)
         try:
             messages = read_push(link.push_token, request.query, request.headers, request.body, link.zone)
         except PushAuthError as exc:

@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import marshmallow
 import requests
 from requests.adapters import HTTPAdapter
 
+from hub.core.clients import ClientCache, load_settings
 from hub.core.clock import Clock
 from hub.core.errors import SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
@@ -87,8 +86,6 @@ def _new_session() -> requests.Session:
 class _Link:
     """Everything the plugin keeps for one connection, built from its settings."""
 
-    settings: dict[str, Any]
-    timeout_s: float
     values: dict[str, Any]
     client: LockerClient
 
@@ -139,30 +136,15 @@ class LockerPlugin:
     ) -> None:
         self._clock = clock or Clock()
         self._session_factory = session_factory
-        self._lock = threading.Lock()
-        self._links: dict[str, _Link] = {}
+        self._links: ClientCache[_Link] = ClientCache(self._open)
         # Overdue pickups audited whose mark at the bank failed: the next run retries
         # the mark without auditing them a second time.
         self._audited_unmarked: set[tuple[str, str]] = set()
 
     # -- per-connection state ---------------------------------------------------------
 
-    def _link(self, connection: Connection) -> _Link:
-        with self._lock:
-            link = self._links.get(connection.id)
-            if link is None or link.settings != dict(connection.settings) or link.timeout_s != connection.timeout_s:
-                # The previous session is not closed: a call on another thread may still
-                # be using it; it closes its sockets when it is collected.
-                link = self._links[connection.id] = self._open(connection)
-            return link
-
     def _open(self, connection: Connection) -> _Link:
-        try:
-            values = LockerSettings().load(dict(connection.settings))
-        except marshmallow.ValidationError as exc:
-            errors = exc.normalized_messages()
-            names = ", ".join(sorted(errors))
-            raise SettingsError(f"invalid settings for connection {connection.id}: {names}", errors) from None
+        values = load_settings(LockerSettings, connection)
         timeout_s = connection.timeout_s
         client = LockerClient(
             values["base_url"],
@@ -172,7 +154,7 @@ class LockerPlugin:
             timeout=(min(CONNECT_TIMEOUT_S, timeout_s), timeout_s),
             now=lambda: self._clock.now().timestamp(),
         )
-        return _Link(settings=dict(connection.settings), timeout_s=timeout_s, values=values, client=client)
+        return _Link(values=values, client=client)
 
     # -- metadata ---------------------------------------------------------------------
 
@@ -193,7 +175,7 @@ class LockerPlugin:
     @hookimpl
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
-            link = self._link(connection)
+            link = self._links.get(connection)
         except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         started = time.monotonic()
@@ -242,7 +224,7 @@ class LockerPlugin:
 
     @hookimpl
     def hub_allocate_locker(self, connection: Connection, bank: LockerBank, order: Order) -> LockerAllocation:
-        link = self._link(connection)
+        link = self._links.get(connection)
         # The hub's Order says nothing of the food's temperature or the parcel's size,
         # so the connection's defaults choose both.
         zone, size = link.values["default_zone"], link.values["default_size"]
@@ -265,7 +247,7 @@ class LockerPlugin:
 
     @hookimpl
     def hub_release_locker(self, connection: Connection, allocation: LockerAllocation) -> bool:
-        link = self._link(connection)
+        link = self._links.get(connection)
         with _upstream(connection, link):
             # None: the bank does not know it (already gone), which is what was asked.
             link.client.release(link.bank_id, allocation.allocation_id)
@@ -300,7 +282,7 @@ class LockerPlugin:
         return found
 
     def _report_bank(self, context: JobContext, connection: Connection) -> int:
-        link = self._link(connection)
+        link = self._links.get(connection)
         overdue = link.client.overdue(link.bank_id)
         for allocation in overdue.allocations:
             if allocation.overdue_reported_at is not None:

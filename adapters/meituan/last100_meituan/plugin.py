@@ -7,9 +7,6 @@ The hub creates :class:`MeituanPlugin` with no arguments (entry point
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +16,7 @@ from typing import Any
 
 import requests
 
+from hub.core.clients import ClientCache, load_settings
 from hub.core.errors import CredentialRejected, PushRejected, SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
 from hub.core.model import (
@@ -74,19 +72,10 @@ _REJECTED_EN = "Meituan could not verify you: the code is invalid or expired. Ge
 
 @dataclass(frozen=True)
 class _Bound:
-    """A connection's loaded settings and its client, valid while the settings (and the
-    connection's timeout) stay what ``fingerprint`` was computed from."""
+    """A connection's loaded settings and its client."""
 
-    fingerprint: str
     settings: MeituanSettings
     client: MeituanClient
-
-
-def _fingerprint(connection: Connection) -> str:
-    payload = json.dumps(
-        {"settings": dict(connection.settings), "timeout_s": connection.timeout_s}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _utc(seconds: int | None) -> datetime | None:
@@ -127,43 +116,35 @@ def _upstream(connection: Connection, what: str) -> Iterator[None]:
 class MeituanPlugin:
     """The ``meituan`` platform plugin.
 
-    One ``requests.Session`` per connection, created on first use and replaced when the
-    connection's settings change; safe to call from many threads.
+    One ``requests.Session`` per connection, created on first use and replaced (the old
+    one closed) when the connection's settings or timeout change; safe to call from many
+    threads.
 
     :param session_factory: makes the sessions (tests pass one that records calls).
     """
 
     def __init__(self, session_factory: Callable[[], requests.Session] = requests.Session) -> None:
         self._session_factory = session_factory
-        self._lock = threading.Lock()
-        self._bound: dict[str, _Bound] = {}
+        # Requests still running on a replaced session finish; its idle connections go.
+        self._bound: ClientCache[_Bound] = ClientCache(self._bind, on_replace=lambda bound: bound.client.close())
 
-    def _for(self, connection: Connection) -> _Bound:
+    def _bind(self, connection: Connection) -> _Bound:
         """The connection's settings and client.
 
         :raises SettingsError: the connection's settings are invalid.
         """
-        fingerprint = _fingerprint(connection)
-        with self._lock:
-            bound = self._bound.get(connection.id)
-            if bound is not None and bound.fingerprint == fingerprint:
-                return bound
-            settings = MeituanSettings.load(connection.settings)
-            client = MeituanClient(
-                settings.base_url,
-                settings.app_id,
-                settings.app_secret,
-                session=self._session_factory(),
-                timeout=(min(settings.connect_timeout_s, connection.timeout_s), connection.timeout_s),
-                total_timeout_s=connection.timeout_s,
-                endpoints=settings.endpoints,
-                field_names=settings.field_names,
-            )
-            fresh = self._bound[connection.id] = _Bound(fingerprint, settings, client)
-        if bound is not None:
-            # Requests still running on the old session finish; its idle connections go.
-            bound.client.close()
-        return fresh
+        settings = MeituanSettings.from_values(load_settings(MeituanSettingsSchema, connection))
+        client = MeituanClient(
+            settings.base_url,
+            settings.app_id,
+            settings.app_secret,
+            session=self._session_factory(),
+            timeout=(min(settings.connect_timeout_s, connection.timeout_s), connection.timeout_s),
+            total_timeout_s=connection.timeout_s,
+            endpoints=settings.endpoints,
+            field_names=settings.field_names,
+        )
+        return _Bound(settings, client)
 
     # -- metadata ----------------------------------------------------------------
 
@@ -184,7 +165,7 @@ class MeituanPlugin:
     @hookimpl
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
-            bound = self._for(connection)
+            bound = self._bound.get(connection)
         except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         settings = bound.settings
@@ -212,7 +193,7 @@ class MeituanPlugin:
 
     @hookimpl
     def hub_verify_rider(self, connection: Connection, credential: Credential) -> RiderIdentity:
-        bound = self._for(connection)
+        bound = self._bound.get(connection)
         credential_type = _CREDENTIAL_TYPES.get(credential.kind)
         if credential_type is None:
             raise CredentialRejected(
@@ -239,7 +220,7 @@ class MeituanPlugin:
 
     @hookimpl
     def hub_active_orders(self, connection: Connection, rider: RiderClaim, community: Community) -> list[Order]:
-        bound = self._for(connection)
+        bound = self._bound.get(connection)
         community_ref = community.platform_ref(connection)
         with _upstream(connection, "rider's orders"):
             if rider.platform_ref:
@@ -270,7 +251,7 @@ class MeituanPlugin:
 
     @hookimpl
     def hub_get_order(self, connection: Connection, order_ref: str) -> Order | None:
-        bound = self._for(connection)
+        bound = self._bound.get(connection)
         with _upstream(connection, "order query"):
             try:
                 order = bound.client.order(order_ref)
@@ -284,7 +265,7 @@ class MeituanPlugin:
 
     @hookimpl
     def hub_parse_push(self, connection: Connection, request: PushRequest) -> list[PushEvent]:
-        settings = self._for(connection).settings
+        settings = self._bound.get(connection).settings
         params = _callback_params(request)
         try:
             verified = verify_callback(
@@ -305,7 +286,7 @@ class MeituanPlugin:
 
     @hookimpl
     def hub_publish_community(self, connection: Connection, profile: CommunityProfile) -> Receipt:
-        bound = self._for(connection)
+        bound = self._bound.get(connection)
         community_ref = profile.community.platform_ref(connection)
         with _upstream(connection, "community profile"):
             ref = bound.client.save_community_profile(community_ref, profile.version, profile_to_wire(profile))
@@ -313,7 +294,7 @@ class MeituanPlugin:
 
     @hookimpl
     def hub_notify_rider(self, connection: Connection, rider_ref: str, notice: Notice) -> Receipt:
-        bound = self._for(connection)
+        bound = self._bound.get(connection)
         with _upstream(connection, "rider notice"):
             ref = bound.client.send_rider_notice(rider_ref, notice.kind, notice.text_zh, notice.text_en, notice.data)
         return Receipt(accepted=True, ref=ref)

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import marshmallow
 from marshmallow import fields, validate
 
-from hub.core.errors import SettingsError
 from last100_meituan.client import DEFAULT_BASE_URL, Endpoints, FieldNames
 
 _DEFAULT_PATHS = Endpoints()
@@ -145,16 +144,9 @@ class MeituanSettings:
         return f"MeituanSettings(app_id={self.app_id!r}, base_url={self.base_url!r})"
 
     @classmethod
-    def load(cls, settings: Mapping[str, Any]) -> MeituanSettings:
-        """Load (and validate) a connection's settings, filling in defaults.
-
-        :raises SettingsError: naming every wrong setting.
-        """
-        try:
-            values = MeituanSettingsSchema().load(dict(settings))
-        except marshmallow.ValidationError as exc:
-            errors = exc.normalized_messages()
-            raise SettingsError(f"invalid Meituan settings: {', '.join(sorted(errors))}", errors) from None
+    def from_values(cls, values: Mapping[str, Any]) -> MeituanSettings:
+        """Type the values :class:`MeituanSettingsSchema` loaded (see
+        :func:`hub.core.clients.load_settings`)."""
         return cls(
             app_id=values["app_id"],
             app_secret=values["app_secret"],

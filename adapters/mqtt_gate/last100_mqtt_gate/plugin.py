@@ -21,16 +21,13 @@ Each hub gate is one controller: ``gate_ids`` maps the hub's gate id to the cont
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import marshmallow
-
+from hub.core.clients import ClientCache, load_settings
 from hub.core.clock import Clock
 from hub.core.errors import SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
@@ -58,8 +55,6 @@ NAME = "mqtt-gate"
 class _Link:
     """Everything the plugin keeps for one connection, built from its settings."""
 
-    settings: dict[str, Any]
-    pid: int
     values: dict[str, Any]
     controller: GateController
 
@@ -123,36 +118,17 @@ class MqttGatePlugin:
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or Clock()
-        self._lock = threading.Lock()
-        self._links: dict[str, _Link] = {}
+        # A call still using a replaced connection fails with an upstream error; its
+        # network thread must not outlive the settings it was made from.
+        self._links: ClientCache[_Link] = ClientCache(
+            self._open, on_replace=lambda link: link.controller.close(), track_timeout=False
+        )
 
     # -- per-connection state ---------------------------------------------------------
 
-    def _link(self, connection: Connection) -> _Link:
-        with self._lock:
-            link = self._links.get(connection.id)
-            if link is not None and link.settings == dict(connection.settings) and link.pid == os.getpid():
-                return link
-            if link is not None and link.pid == os.getpid():
-                # A call still using the old connection fails with an upstream error; its
-                # network thread must not outlive the settings it was made from.
-                link.controller.close()
-            link = self._links[connection.id] = self._open(connection)
-            return link
-
     def _open(self, connection: Connection) -> _Link:
-        try:
-            values = MqttGateSettings().load(dict(connection.settings))
-        except marshmallow.ValidationError as exc:
-            errors = exc.normalized_messages()
-            names = ", ".join(sorted(errors))
-            raise SettingsError(f"invalid settings for connection {connection.id}: {names}", errors) from None
-        return _Link(
-            settings=dict(connection.settings),
-            pid=os.getpid(),
-            values=values,
-            controller=_new_controller(values, self._clock.now),
-        )
+        values = load_settings(MqttGateSettings, connection)
+        return _Link(values=values, controller=_new_controller(values, self._clock.now))
 
     @staticmethod
     def _gate_id(link: _Link, connection: Connection, gate: Gate) -> str:
@@ -167,11 +143,7 @@ class MqttGatePlugin:
     def close(self) -> None:
         """Close every broker connection this plugin opened (tests, a shutting-down
         process)."""
-        with self._lock:
-            links, self._links = list(self._links.values()), {}
-        for link in links:
-            if link.pid == os.getpid():
-                link.controller.close()
+        self._links.close()
 
     # -- metadata ---------------------------------------------------------------------
 
@@ -192,7 +164,7 @@ class MqttGatePlugin:
     @hookimpl
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
-            link = self._link(connection)
+            link = self._links.get(connection)
         except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         values = link.values
@@ -221,7 +193,7 @@ class MqttGatePlugin:
 
     @hookimpl
     def hub_grant_access(self, connection: Connection, gate: Gate, grant: GrantRequest) -> AccessGrant:
-        link = self._link(connection)
+        link = self._links.get(connection)
         gate_id = self._gate_id(link, connection, gate)
         credential = derive_credential(link.values["credential_secret"], grant.grant_id)
         spec = GrantSpec(grant.grant_id, credential, grant.valid_from, grant.valid_until)
@@ -238,7 +210,7 @@ class MqttGatePlugin:
 
     @hookimpl
     def hub_revoke_access(self, connection: Connection, gate: Gate, grant: AccessGrant) -> bool:
-        link = self._link(connection)
+        link = self._links.get(connection)
         gate_id = self._gate_id(link, connection, gate)
         spec = GrantSpec(grant.grant_id, grant.value)
         with _upstream(connection, gate_id, "the revocation"):
@@ -253,7 +225,7 @@ class MqttGatePlugin:
 
     @hookimpl
     def hub_open_door(self, connection: Connection, gate: Gate, reason: str) -> bool:
-        link = self._link(connection)
+        link = self._links.get(connection)
         gate_id = self._gate_id(link, connection, gate)
         with _upstream(connection, gate_id, "the remote open"):
             link.controller.open(gate_id, gate.door_no, reason=reason, timeout=connection.timeout_s)
@@ -261,7 +233,7 @@ class MqttGatePlugin:
 
     @hookimpl
     def hub_access_events(self, connection: Connection, gate: Gate, since: datetime) -> list[AccessEvent]:
-        link = self._link(connection)
+        link = self._links.get(connection)
         gate_id = self._gate_id(link, connection, gate)
         with _upstream(connection, gate_id, "events"):
             # Events arrive only while subscribed: the first call in a process starts

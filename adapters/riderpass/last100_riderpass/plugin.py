@@ -24,16 +24,14 @@ no per-community platform ref.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import marshmallow
 import requests
 from requests.adapters import HTTPAdapter
 
+from hub.core.clients import ClientCache, load_settings
 from hub.core.clock import Clock
 from hub.core.errors import CredentialRejected, PushRejected, SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
@@ -130,8 +128,6 @@ def _new_session() -> requests.Session:
 class _Link:
     """Everything the plugin keeps for one connection, built from its settings."""
 
-    settings: dict[str, Any]
-    timeout_s: float
     client: RiderPassClient
     push_secrets: tuple[bytes, ...]
     entry_codes: EntryCodeVerifier
@@ -174,27 +170,12 @@ class RiderPassPlugin:
     ) -> None:
         self._clock = clock or Clock()
         self._session_factory = session_factory
-        self._lock = threading.Lock()
-        self._links: dict[str, _Link] = {}
+        self._links: ClientCache[_Link] = ClientCache(self._open)
 
     # -- per-connection state ---------------------------------------------------------
 
-    def _link(self, connection: Connection) -> _Link:
-        with self._lock:
-            link = self._links.get(connection.id)
-            if link is None or link.settings != dict(connection.settings) or link.timeout_s != connection.timeout_s:
-                # The previous session is not closed: a call on another thread may still
-                # be using it; it closes its sockets when it is collected.
-                link = self._links[connection.id] = self._open(connection)
-            return link
-
     def _open(self, connection: Connection) -> _Link:
-        try:
-            values = RiderPassSettings().load(dict(connection.settings))
-        except marshmallow.ValidationError as exc:
-            errors = exc.normalized_messages()
-            names = ", ".join(sorted(errors))
-            raise SettingsError(f"invalid settings for connection {connection.id}: {names}", errors) from None
+        values = load_settings(RiderPassSettings, connection)
         timeout_s = connection.timeout_s
         client = RiderPassClient(
             values["base_url"],
@@ -206,8 +187,6 @@ class RiderPassPlugin:
             now=lambda: self._clock.now().timestamp(),
         )
         return _Link(
-            settings=dict(connection.settings),
-            timeout_s=timeout_s,
             client=client,
             push_secrets=tuple(decode_push_secret(s) for s in values["push_secrets"]),
             entry_codes=EntryCodeVerifier(
@@ -254,7 +233,7 @@ class RiderPassPlugin:
     @hookimpl
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
-            link = self._link(connection)
+            link = self._links.get(connection)
         except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         started = time.monotonic()
@@ -285,7 +264,7 @@ class RiderPassPlugin:
 
     @hookimpl
     def hub_verify_rider(self, connection: Connection, credential: Credential, gate: Gate) -> RiderIdentity:
-        link = self._link(connection)
+        link = self._links.get(connection)
         if credential.kind is CredentialKind.ENTRY_CODE:
             # Verified here, with the platform's public key: no network, so it works
             # while the platform is down. The hub refuses a second use of its jti.
@@ -298,7 +277,7 @@ class RiderPassPlugin:
 
     @hookimpl
     def hub_active_orders(self, connection: Connection, rider: RiderClaim, community: Community) -> list[Order]:
-        link = self._link(connection)
+        link = self._links.get(connection)
         rider_ref = rider.platform_ref
         if rider_ref is None and rider.credential.kind is CredentialKind.ENTRY_CODE:
             # An entry code is never sent to the platform: it names its rider itself.
@@ -319,14 +298,14 @@ class RiderPassPlugin:
 
     @hookimpl
     def hub_get_order(self, connection: Connection, order_ref: str) -> Order | None:
-        link = self._link(connection)
+        link = self._links.get(connection)
         with _upstream(connection):
             record = link.client.get_order(order_ref)
         return None if record is None else to_order(record)
 
     @hookimpl
     def hub_parse_push(self, connection: Connection, request: PushRequest) -> list[PushEvent]:
-        link = self._link(connection)
+        link = self._links.get(connection)
         try:
             push = read_push(link.push_secrets, request.headers, request.body, request.received_at)
         except PushVerificationError as exc:
@@ -349,7 +328,7 @@ class RiderPassPlugin:
 
     @hookimpl
     def hub_publish_community(self, connection: Connection, profile: CommunityProfile) -> Receipt:
-        link = self._link(connection)
+        link = self._links.get(connection)
         with _upstream(connection):
             try:
                 ack = link.client.publish_profile(profile.community.id, profile_to_wire(profile))
@@ -362,7 +341,7 @@ class RiderPassPlugin:
 
     @hookimpl
     def hub_notify_rider(self, connection: Connection, rider_ref: str, notice: Notice) -> Receipt:
-        link = self._link(connection)
+        link = self._links.get(connection)
         with _upstream(connection):
             try:
                 ack = link.client.notify_rider(rider_ref, notice_to_wire(notice))

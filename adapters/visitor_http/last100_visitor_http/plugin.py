@@ -25,17 +25,15 @@ reply does not make a second record.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import marshmallow
 import requests
 from requests.adapters import HTTPAdapter
 
+from hub.core.clients import ClientCache, load_settings
 from hub.core.clock import Clock
 from hub.core.errors import SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
@@ -70,19 +68,8 @@ def _new_session() -> requests.Session:
 class _Link:
     """Everything the plugin keeps for one connection, built from its settings."""
 
-    settings: dict[str, Any]
-    timeout_s: float
     client: VisitorHttpClient
     layout: RecordLayout
-
-
-def _load(connection: Connection) -> dict[str, Any]:
-    try:
-        return VisitorHttpSettings().load(dict(connection.settings))
-    except marshmallow.ValidationError as exc:
-        errors = exc.normalized_messages()
-        detail = "; ".join(f"{name}: {' '.join(problems)}" for name, problems in sorted(errors.items()))
-        raise SettingsError(f"invalid settings for connection {connection.id}: {detail}", errors) from None
 
 
 @contextlib.contextmanager
@@ -126,22 +113,12 @@ class VisitorHttpPlugin:
     ) -> None:
         self._clock = clock or Clock()
         self._session_factory = session_factory
-        self._lock = threading.Lock()
-        self._links: dict[str, _Link] = {}
+        self._links: ClientCache[_Link] = ClientCache(self._open)
 
     # -- per-connection state ---------------------------------------------------------
 
-    def _link(self, connection: Connection) -> _Link:
-        with self._lock:
-            link = self._links.get(connection.id)
-            if link is None or link.settings != dict(connection.settings) or link.timeout_s != connection.timeout_s:
-                # The previous session is not closed: a call on another thread may still
-                # be using it; it closes its sockets when it is collected.
-                link = self._links[connection.id] = self._open(connection)
-            return link
-
     def _open(self, connection: Connection) -> _Link:
-        values = _load(connection)
+        values = load_settings(VisitorHttpSettings, connection)
         timeout_s = connection.timeout_s
         client = VisitorHttpClient(
             values["url"],
@@ -163,7 +140,7 @@ class VisitorHttpPlugin:
             idempotency_field=values["idempotency_field"],
             timezone=ZoneInfo(values["timezone"]),
         )
-        return _Link(dict(connection.settings), timeout_s, client, layout)
+        return _Link(client, layout)
 
     # -- metadata ---------------------------------------------------------------------
 
@@ -184,7 +161,7 @@ class VisitorHttpPlugin:
     @hookimpl
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
-            link = self._link(connection)
+            link = self._links.get(connection)
         except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         where = redact_url(link.client.health_url or link.client.url)
@@ -204,7 +181,7 @@ class VisitorHttpPlugin:
 
     @hookimpl
     def hub_register_visitor(self, connection: Connection, visit: Visit) -> VisitorRecord:
-        link = self._link(connection)
+        link = self._links.get(connection)
         with _upstream(connection):
             record_id = link.client.register(link.layout.record(visit), idempotency_key=visit.entry_id)
         # Without a record_id_path the system knows the record by the key the hub sent.
