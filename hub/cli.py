@@ -6,6 +6,7 @@ Every command reads the configuration the same way (``--instance``, ``--config``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -373,6 +374,37 @@ def gates_add(
     click.echo(f"Added gate {gate_id} ({code})")
 
 
+def _base_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+@gates.command("qr")
+@click.argument("gate_id")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True), help="File to write (default: gate-<id>.<format>)."
+)
+@click.option("--base-url", callback=_base_url, help="Where riders reach the hub (default: public_url from config).")
+@click.option("--font", type=click.Path(exists=True, dir_okay=False), help="Font for the PNG's label (TTF/OTF/TTC).")
+@pass_state
+def gates_qr(state: _State, gate_id: str, fmt: str, output: str | None, base_url: str | None, font: str | None) -> None:
+    """Write a printable QR code of a gate's rider page, with the gate's name under it."""
+    from hub.web import gateqr
+
+    rt = state.runtime()
+    gate = rt.store.get_gate(gate_id)
+    url = gateqr.rider_url(base_url or rt.config.public_url, rt.gate_codes.sign(gate.code))
+    path = Path(output or f"gate-{gate.id}.{fmt}")
+    if fmt == "svg":
+        _step(f"Writing {path}", lambda: path.write_text(gateqr.gate_qr_svg(url, gate.name), encoding="utf-8"))
+    else:
+        image = gateqr.gate_qr_png(url, gate.name, font)
+        _step(f"Writing {path}", lambda: path.write_bytes(image))
+    click.echo(f"Rider page: {url}")
+
+
 @main.group()
 def connections() -> None:
     """Configured instances of plugins: platform accounts, access controllers, lockers."""
@@ -474,6 +506,76 @@ def users_create(state: _State, username: str, role: str, community_ids: tuple[s
         store.get_community(community_id)
     store.add_user(username, hash_password(password), role, community_ids)
     click.echo(f"Created {role} {username}")
+
+
+# -- API keys ------------------------------------------------------------------------------
+
+
+@main.group()
+def apikeys() -> None:
+    """API keys of platform back ends, gate scanners and guard handhelds."""
+
+
+@apikeys.command("create")
+@click.argument("name")
+@click.option(
+    "--connection",
+    "connection_ids",
+    multiple=True,
+    help="Platform connection the key may enter riders through (repeatable; '*' for all).",
+)
+@click.option(
+    "--community",
+    "community_ids",
+    multiple=True,
+    help="Community whose entries and profile the key may read (repeatable; '*' for all).",
+)
+@pass_state
+def apikeys_create(state: _State, name: str, connection_ids: tuple[str, ...], community_ids: tuple[str, ...]) -> None:
+    """Make an API key and print it, once: only a hash of it is kept."""
+    from hub.core import apikeys as keys_
+
+    if not connection_ids and not community_ids:
+        raise click.UsageError("give at least one --connection or --community: a key without scope can do nothing")
+    key, secret = keys_.create(state.runtime().store, name, connection_ids, community_ids, actor="cli")
+    click.echo(f"Created API key {key.name} (id {key.id}). Copy it now: it is not shown again.")
+    click.echo(secret)
+
+
+def _scope(values: frozenset[str]) -> str:
+    return ",".join(sorted(values)) or "-"
+
+
+@apikeys.command("list")
+@pass_state
+def apikeys_list(state: _State) -> None:
+    """Every key with its scope and when it was last used (never the keys themselves)."""
+    rows = state.runtime().store.list_api_keys()
+    _table(
+        ["ID", "NAME", "PREFIX", "CONNECTIONS", "COMMUNITIES", "CREATED", "LAST USED", "STATUS"],
+        [
+            [
+                str(k.id),
+                k.name,
+                k.prefix,
+                _scope(k.connection_ids),
+                _scope(k.community_ids),
+                f"{k.created_at:%Y-%m-%d %H:%M}",
+                f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never",
+                f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active",
+            ]
+            for k in rows
+        ],
+    )
+
+
+@apikeys.command("revoke")
+@click.argument("name_or_id")
+@pass_state
+def apikeys_revoke(state: _State, name_or_id: str) -> None:
+    """Revoke a key (by name or id): it stops working at once."""
+    key = state.runtime().store.revoke_api_key(name_or_id, actor="cli")
+    click.echo(f"Revoked API key {key.name} (id {key.id})")
 
 
 # -- entries -----------------------------------------------------------------------------
@@ -628,10 +730,8 @@ def _serve(app: Any, host: str, port: int, threads: int) -> None:
     import waitress
 
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # waitress usually handles Ctrl+C itself
         waitress.serve(app, host=host, port=port, threads=threads, ident="last100")
-    except KeyboardInterrupt:
-        pass  # waitress usually handles Ctrl+C itself and returns
     click.echo("Stopped")
 
 
@@ -695,7 +795,7 @@ def demo(ctx: click.Context, port: int) -> None:
         if password:
             click.echo(f"Console login (shown once): {demo_data.DEMO_ADMIN} / {password}")
         jobs.start()  # the demo runs the scheduled jobs in its own process
-        _demo_guide(config, simulators)
+        _demo_guide(rt, hub_url, simulators)
         _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
     finally:
         if jobs.running:
@@ -704,18 +804,26 @@ def demo(ctx: click.Context, port: int) -> None:
             simulator.stop()
 
 
-def _demo_guide(config: Config, simulators: list[Any]) -> None:
+def _demo_guide(rt: Runtime, hub_url: str, simulators: list[Any]) -> None:
+    from hub import demo as demo_data
+
     click.echo("")
     _table(
         ["CONNECTION", "SIMULATES", "AT"],
         [[sim.connection_id, sim.spec.name, sim.base_url] for sim in simulators],
     )
-    first = simulators[0].connection_id
+    platform = next(s.connection_id for s in simulators if rt.hub.implements(s.spec.plugin, "hub_verify_rider"))
+    gate = rt.gate_codes.sign("sunny-north")
+    key = demo_data.issue_demo_key(rt.store, rt.clock.now())
+    body = json.dumps(
+        {"gate_code": gate, "connection": platform, "credential": {"kind": "token", "value": "demo-rider-1"}}
+    )
     click.echo(
         "\nRiders demo-rider-1 (an order on its way), demo-rider-2 (no order), demo-rider-3 (suspended).\n"
-        "Try an entry in another terminal:\n"
-        f"  last100 --instance {config.instance_path} enter --gate sunny-north --connection {first} "
-        "--token demo-rider-1\n"
+        "A rider through the north gate, as a platform's back end asks (API key shown once):\n"
+        f"  curl -s -X POST {hub_url}/api/v1/entries -H 'Authorization: Bearer {key}' "
+        f"-H 'Content-Type: application/json' -d '{body}'\n"
+        f"The rider page of the north gate, as a rider's phone opens it:\n  {hub_url}/g/{gate}\n"
     )
 
 

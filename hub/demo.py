@@ -15,11 +15,13 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import metadata
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from hub.core import apikeys
 from hub.core.hookspecs import hookimpl
 from hub.core.model import (
     AccessEvent,
@@ -97,6 +99,19 @@ def seed_admin(store: Store) -> str | None:
     password = secrets.token_urlsafe(12)
     store.add_user(DEMO_ADMIN, hash_password(password), "operator")
     return password
+
+
+DEMO_KEY_PREFIX = "demo-"
+
+
+def issue_demo_key(store: Store, now: datetime) -> str:
+    """A fresh API key for this demo run (the key is shown once, so every run makes
+    one), after revoking the keys of earlier runs."""
+    for key in store.list_api_keys():
+        if key.name.startswith(DEMO_KEY_PREFIX) and not key.revoked:
+            store.revoke_api_key(str(key.id), actor="demo")
+    _, key = apikeys.create(store, f"{DEMO_KEY_PREFIX}{now:%Y%m%d-%H%M%S}", [apikeys.ALL], [COMMUNITY_ID], actor="demo")
+    return key
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ class FakeGate:
         self.grants: dict[str, AccessGrant] = {}
         self.revoked: list[str] = []
         self.fail: Exception | None = None
+        self.revoke_fail: Exception | None = None
 
     @hookimpl
     def hub_plugin_info(self) -> PluginInfo:
@@ -163,8 +164,13 @@ class FakeGate:
 
     @hookimpl
     def hub_revoke_access(self, grant: AccessGrant) -> bool:
-        self.revoked.append(grant.grant_id)
-        return True
+        def revoke() -> bool:
+            if self.revoke_fail is not None:
+                raise self.revoke_fail
+            self.revoked.append(grant.grant_id)
+            return True
+
+        return self.calls.run("hub_revoke_access", revoke)
 
 
 class FakeLockers:

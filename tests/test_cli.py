@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -234,10 +236,23 @@ def running_demo(tmp_path_factory):
     port = _free_port_block(8)
     proc = _start([sys.executable, "-m", "hub.cli", "--instance", str(instance), "demo", "--port", str(port)], env)
     try:
+        printed = _read_until(proc, "Serving on")
+        # Keep reading what the demo logs, so a full pipe never blocks it.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-        yield instance, port, env
+        yield instance, port, env, printed
     finally:
-        _stop(proc)
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _read_until(proc: subprocess.Popen, marker: str) -> str:
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if marker in line:
+            return "".join(lines)
+    raise AssertionError("the demo stopped early:\n" + "".join(lines))
 
 
 def _free_port_block(size: int) -> int:
@@ -265,14 +280,14 @@ def _demo_cli(instance, env, *args) -> subprocess.CompletedProcess:
 
 
 def test_demo_serves_the_seeded_community_on_localhost(running_demo):
-    _instance, port, _env = running_demo
+    _instance, port, _env, _printed = running_demo
     page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
     assert page.status_code == 200
     assert "Sunny Garden" in page.text
 
 
 def test_demo_instance_matches_the_shipped_demo_config(running_demo):
-    instance, _port, _env = running_demo
+    instance, _port, _env, _printed = running_demo
     shipped = tomllib.loads((ROOT / "config" / "demo.toml").read_text())
     written = tomllib.loads((instance / "last100.toml").read_text())
     assert {k: written[k] for k in shipped} == shipped
@@ -280,7 +295,7 @@ def test_demo_instance_matches_the_shipped_demo_config(running_demo):
 
 @pytest.mark.parametrize("platform", ["riderpass", "meituan", "eleme"])
 def test_demo_entries_go_through_each_platforms_simulator(running_demo, platform):
-    instance, _port, env = running_demo
+    instance, _port, env, _printed = running_demo
     connection = f"demo-{platform}"
 
     def enter(token: str) -> dict:
@@ -300,7 +315,7 @@ def test_demo_entries_go_through_each_platforms_simulator(running_demo, platform
 
 
 def test_demo_lists_the_adapters_as_platform_plugins(running_demo):
-    instance, _port, env = running_demo
+    instance, _port, env, _printed = running_demo
     plugins = {p["name"]: p for p in json.loads(_demo_cli(instance, env, "plugins", "--json").stdout)["plugins"]}
     for name in ("riderpass", "meituan", "eleme"):
         assert plugins[name]["kinds"] == ["platform"]
@@ -383,3 +398,25 @@ def test_ctrl_c_stops_the_demo_and_its_simulators_cleanly(tmp_path, clean_env):
     for simulator_port in range(port + 1, port + 8):
         with socket.socket() as s:
             s.bind(("127.0.0.1", simulator_port))  # free again
+
+
+def test_the_demos_printed_curl_lets_a_rider_through_with_a_pass(running_demo):
+    *_, printed = running_demo
+    [command] = [line.strip() for line in printed.splitlines() if line.strip().startswith("curl ")]
+    args = shlex.split(command)
+    url = args[args.index("POST") + 1]
+    headers = dict(h.split(": ", 1) for h in (args[i + 1] for i, a in enumerate(args) if a == "-H"))
+
+    reply = requests.post(url, data=args[args.index("-d") + 1], headers=headers, timeout=10)
+
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["decision"] == "granted"
+    assert reply.json()["pass"]["value"]
+
+
+def test_the_demos_printed_rider_page_opens(running_demo):
+    *_, printed = running_demo
+    [url] = [line.strip() for line in printed.splitlines() if "/g/" in line]
+    page = requests.get(url, timeout=10)
+    assert page.status_code == 200
+    assert "North gate" in page.text

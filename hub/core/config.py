@@ -43,6 +43,9 @@ class Config:
     trace_plugins: bool = False
     host: str = "127.0.0.1"
     port: int = 8100
+    #: Where riders' phones reach the hub: the start of the rider-page URLs printed in
+    #: gate QR codes (``<public_url>/g/<signed gate code>``).
+    public_url: str = "http://127.0.0.1:8100"
     threads: int = 8
     #: Reverse proxies in front of the hub whose X-Forwarded-* headers are trusted.
     trusted_proxies: int = 0

@@ -16,6 +16,8 @@ Conventions:
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -426,7 +428,7 @@ class JobRunRow(Base):
 
 
 # ---------------------------------------------------------------------------
-# Console users and feedback
+# Console users, API keys and feedback
 # ---------------------------------------------------------------------------
 
 
@@ -450,6 +452,29 @@ class UserCommunityRow(Base):
     community_id: Mapped[str] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class ApiKeyRow(Base):
+    """A key API clients (platform back ends, gate scanners, guard handhelds) send.
+
+    Only the key's ``prefix`` (to find the row) and the SHA-256 of its secret part are
+    kept; the key itself is shown once, when it is made. ``connection_ids`` and
+    ``community_ids`` are sorted lists: the connections the key may enter riders
+    through and the communities whose entries and profiles it may read (``["*"]``:
+    all of them; empty: none).
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    connection_ids: Mapped[list[Any]]
+    community_ids: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class FeedbackRow(Base):
@@ -504,6 +529,22 @@ def make_engine(url: str, *, echo: bool = False, connect_args: dict[str, Any] | 
     return engine
 
 
+def _use_wal(cursor: Any, patience_s: float = 5.0) -> None:
+    """Put the file in WAL mode (it stays so). Changing the journal mode does not wait
+    on the busy timeout while another connection holds a lock, so a new file opened by
+    two processes at once is retried here for a while instead of failing."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _set_up_sqlite(engine: Engine, *, in_file: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -514,7 +555,7 @@ def _set_up_sqlite(engine: Engine, *, in_file: bool) -> None:
             # First, so that switching a new file to WAL waits for a concurrent opener.
             cursor.execute("PRAGMA busy_timeout=5000")
             if in_file:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _use_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:

@@ -69,7 +69,7 @@ from hub.core.outbox import OutboxItem
 from hub.core.plugins import Hub
 from hub.core.store import Store
 from hub.core.tokens import PRESENCE_STEP_S, PresenceCodes
-from hub.core.trace import current_trace, tracing
+from hub.core.trace import AuditAction, current_trace, tracing
 
 log = logging.getLogger(__name__)
 
@@ -166,12 +166,17 @@ class EntryEngine:
         :raises NotFound: unknown gate code or connection.
         :raises Conflict: the idempotency key was used for a different request.
         """
+        return self.submit(request)[0]
+
+    def submit(self, request: EntryRequest) -> tuple[Entry, bool]:
+        """Like :meth:`decide`, and say whether the entry was decided now (``True``) or
+        is the replay of an earlier request with the same idempotency key (``False``)."""
         started = self.clock.monotonic()
         fingerprint = request.fingerprint()
         if request.idempotency_key:
             replay = self._replay(request.idempotency_key, fingerprint)
             if replay is not None:
-                return replay
+                return replay, False
 
         gate = self.store.gate_by_code(request.gate_code)
         community = self.store.get_community(gate.community_id)
@@ -240,10 +245,45 @@ class EntryEngine:
             if request.idempotency_key:
                 replay = self._replay(request.idempotency_key, fingerprint)
                 if replay is not None:
-                    return replay
+                    return replay, False
             raise
         self.hub.entry_decided(entry)
-        return entry
+        return entry, True
+
+    # -- the rider leaves ----------------------------------------------------------
+
+    def exit(self, entry_id: str, actor: str = "api") -> Entry:
+        """Record that the rider of an entry left and take the pass back.
+
+        The exit time is kept from the first call; the pass ends now in the hub's eyes
+        whatever the device says. The gate's device is asked to revoke the pass (bounded
+        by its connection's timeout); only its confirmation marks the pass revoked, and
+        a failure is audited and left to the expiry job. A call after a failed
+        revocation tries the device again. A guard's pass (no device) is revoked at once.
+
+        :raises NotFound: no entry has this id.
+        """
+        entry, _first = self.store.record_exit(entry_id, actor)
+        grant = entry.access_pass
+        if grant is None or entry.pass_revoked_at is not None:
+            return entry
+        gate = self.store.get_gate(entry.gate_id)
+        if gate.access_connection_id is None:
+            action = AuditAction("pass.revoked", "", grant.grant_id, {"kind": grant.kind.value, "device": False})
+            self.store.record_pass_revocation(entry.id, confirmed=True, actions=[action], actor=actor)
+            return self.store.get_entry(entry.id)
+        device = self.store.get_connection(gate.access_connection_id)
+        problems: list[Problem] = []
+        with tracing() as trace:
+            call = functools.partial(self.hub.revoke_access, device, gate, grant)
+            confirmed = bool(self._bounded(device, "hub_revoke_access", call, problems))
+        actions = list(trace.actions)
+        if not confirmed and not any(a.action.startswith("access.revoked") for a in actions):
+            # Timed out (the audit wrapper has not recorded the call yet) or refused early.
+            detail = problems[0].message if problems else "the device did not confirm"
+            actions.append(AuditAction("access.revoked.failed", device.id, grant.grant_id, {"error": detail}))
+        self.store.record_pass_revocation(entry.id, confirmed=confirmed, actions=actions, actor=actor)
+        return self.store.get_entry(entry.id)
 
     def _replay(self, key: str, fingerprint: str) -> Entry | None:
         found = self.store.find_idempotent(key)

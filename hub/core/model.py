@@ -584,3 +584,7 @@ class Entry:
     #: At a community whose riders use food lockers instead of going in: the compartment.
     locker: LockerAllocation | None = None
     hook_calls: tuple[HookCall, ...] = ()
+    #: When the rider's exit was recorded (``None`` while they are inside, or never came).
+    exited_at: datetime | None = None
+    #: When the gate's device confirmed the pass was taken back (``None``: not yet).
+    pass_revoked_at: datetime | None = None

@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.core.apikeys import ApiKey
 from hub.core.db import (
+    ApiKeyRow,
     BuildingRow,
     CommunityRow,
     EntryRow,
@@ -196,6 +198,8 @@ def entry_model(row: EntryRow) -> Entry:
             HookCall(c.hook, c.plugin, c.connection_id, c.started_at, c.duration_ms, c.outcome, c.detail)
             for c in row.hook_calls
         ),
+        exited_at=row.exited_at,
+        pass_revoked_at=grant.revoked_at if grant is not None else None,
     )
 
 
@@ -211,4 +215,17 @@ def zone_row(community_id: str, zone: Zone) -> ZoneRow:
         name=zone.name,
         points=[list(point) for point in zone.points],
         notes=zone.notes,
+    )
+
+
+def api_key_model(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        connection_ids=frozenset(row.connection_ids),
+        community_ids=frozenset(row.community_ids),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
     )

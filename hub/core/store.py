@@ -19,17 +19,19 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from hub.core import audit, migrations, rows
 from hub.core import outbox as outbox_queue
+from hub.core.apikeys import ALL, ApiKey
 from hub.core.clock import Clock
 from hub.core.db import (
     ORDER_SOURCES,
     SQLITE_BEGIN,
     USER_ROLES,
+    ApiKeyRow,
     CommunityConnectionRow,
     CommunityRow,
     ConnectionRow,
@@ -52,11 +54,13 @@ from hub.core.errors import Conflict, NotFound
 from hub.core.model import (
     Community,
     Connection,
+    Decision,
     Entry,
     Gate,
     Order,
     OrderStatus,
     PushEvent,
+    Reason,
     RiderIdentity,
     RiderStatus,
     Zone,
@@ -525,6 +529,50 @@ class Store:
                 _one(s, _entry_query().where(EntryRow.id == entry_id), f"entry {entry_id!r} not found")
             )
 
+    def record_guard_decision(
+        self, entry_id: str, decision: Decision | str, actor: str, reason: str | None = None
+    ) -> Entry:
+        """A guard's answer to a manual check: the entry becomes ``granted`` or
+        ``denied``, audited as ``entry.guard_decided``.
+
+        A grant clears the manual-check reasons (the guard lets the rider in; no device
+        pass is issued). A denial gets the reason ``guard_denied``, with ``reason`` (the
+        guard's words, shown to the rider) appended when given.
+
+        :raises ValueError: ``decision`` is neither granted nor denied.
+        :raises NotFound: no entry has this id.
+        :raises Conflict: the entry is not (or no longer) waiting for a manual check;
+            of two guards deciding at once, the second gets this.
+        """
+        decision = Decision(decision)
+        if decision is Decision.MANUAL_CHECK:
+            raise ValueError("a guard decides granted or denied, not manual_check")
+        reasons = () if decision is Decision.GRANTED else (_guard_denied(reason),)
+        now = self.clock.now()
+        with self.transaction() as s:
+            # One conditional UPDATE, so two guards racing cannot both decide.
+            changed = s.execute(
+                update(EntryRow)
+                .where(EntryRow.id == entry_id, EntryRow.decision == Decision.MANUAL_CHECK.value)
+                .values(decision=decision.value, reasons=[{"code": r.code, "zh": r.zh, "en": r.en} for r in reasons])
+                .returning(EntryRow.community_id, EntryRow.gate_id)
+            ).first()
+            if changed is None:
+                current = s.scalar(select(EntryRow.decision).where(EntryRow.id == entry_id))
+                if current is None:
+                    raise NotFound(f"entry {entry_id!r} not found")
+                raise Conflict(f"entry {entry_id} is {current}, not waiting for a manual check")
+            # Codes and ids only, like entry.decided: the guard's words stay with the entry.
+            data = {
+                "decision": decision.value,
+                "previous": Decision.MANUAL_CHECK.value,
+                "reasons": [r.code for r in reasons],
+                "community": changed.community_id,
+                "gate": changed.gate_id,
+            }
+            audit.append(s, actor, "entry.guard_decided", entry_id, data, now)
+        return self.get_entry(entry_id)
+
     def _duplicate_entry(self, entry_id: str, idempotency_key: str | None) -> Conflict | None:
         with self._reading() as s:
             if idempotency_key is not None:
@@ -534,6 +582,158 @@ class Store:
             if s.get(EntryRow, entry_id) is not None:
                 return Conflict(f"entry {entry_id} is already stored")
         return None
+
+    def record_exit(self, entry_id: str, actor: str) -> tuple[Entry, bool]:
+        """Record that the rider of an entry left, now; ``True`` with the entry when
+        this call recorded it, ``False`` when an earlier one had (its time is kept).
+
+        The first time, in one transaction: ``entries.exited_at``, the entry's pass cut
+        to end now (whether or not its device can be reached, the hub no longer counts
+        it valid; the device is told separately, see :meth:`record_pass_revocation`) and
+        an ``entry.exited`` audit record.
+
+        :raises NotFound: no entry has this id.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            # A conditional UPDATE, so that of two concurrent calls exactly one records.
+            marked = s.execute(
+                update(EntryRow)
+                .where(EntryRow.id == entry_id, EntryRow.exited_at.is_(None))
+                .values(exited_at=now)
+                .returning(EntryRow.community_id, EntryRow.gate_id, EntryRow.connection_id)
+            ).first()
+            if marked is not None:
+                ended = s.execute(
+                    update(PassRow)
+                    .where(PassRow.entry_id == entry_id, PassRow.valid_until > now)
+                    .values(valid_until=now)
+                    .returning(PassRow.id)
+                ).first()
+                data = {
+                    "community": marked.community_id,
+                    "gate": marked.gate_id,
+                    "connection": marked.connection_id,
+                    "pass_ended": ended is not None,
+                }
+                audit.append(s, actor, "entry.exited", entry_id, data, now)
+            row = _one(s, _entry_query().where(EntryRow.id == entry_id), f"entry {entry_id!r} not found")
+            return rows.entry_model(row), marked is not None
+
+    def record_pass_revocation(
+        self, entry_id: str, *, confirmed: bool, actions: Sequence[AuditAction], actor: str
+    ) -> None:
+        """Record an attempt to take an entry's pass back at its device: the audit
+        records of the attempt (``actions``), and ``passes.revoked_at`` when the device
+        ``confirmed`` (kept from the first confirmation). An unconfirmed pass is left to
+        the expiry job.
+
+        :raises NotFound: the entry has no pass.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            grant = s.scalars(select(PassRow).where(PassRow.entry_id == entry_id)).one_or_none()
+            if grant is None:
+                raise NotFound(f"entry {entry_id!r} has no pass")
+            if confirmed and grant.revoked_at is None:
+                grant.revoked_at = now
+            records = [
+                audit.AuditRecord(
+                    actor, a.action, a.subject or grant.id, {**a.data, "connection": a.connection_id, "entry": entry_id}
+                )
+                for a in actions
+            ]
+            audit.append_many(s, records, now)
+
+    def order_buildings(self, connection_id: str, refs: Sequence[str]) -> list[str]:
+        """The delivery buildings (name or door number, as the platform wrote them) of
+        a connection's orders, in the order of ``refs``; orders without one, or not
+        stored, are left out."""
+        if not refs:
+            return []
+        query = select(OrderRow.ref, OrderRow.building).where(
+            OrderRow.connection_id == connection_id, OrderRow.ref.in_(sorted(set(refs)))
+        )
+        with self._reading() as s:
+            found = dict(s.execute(query).all())
+        return [found[ref] for ref in dict.fromkeys(refs) if found.get(ref)]
+
+    # -- API keys ------------------------------------------------------------------
+
+    def add_api_key(
+        self,
+        name: str,
+        prefix: str,
+        secret_hash: str,
+        connection_ids: Collection[str],
+        community_ids: Collection[str],
+        *,
+        actor: str,
+    ) -> ApiKey:
+        """Store an API key (see :func:`hub.core.apikeys.create`, which makes one) and
+        audit ``apikey.created``.
+
+        :raises Conflict: the name (or prefix) is taken.
+        :raises NotFound: a connection or community in the scope is unknown (``*``
+            stands for all of them).
+        """
+        message = f"an API key named {name!r} already exists"
+        now = self.clock.now()
+        with _conflict_on_integrity(message), self.transaction() as s:
+            if s.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name)) is not None:
+                raise Conflict(message)
+            for connection_id in set(connection_ids) - {ALL}:
+                _require(s, ConnectionRow, connection_id, "connection")
+            for community_id in set(community_ids) - {ALL}:
+                _require(s, CommunityRow, community_id, "community")
+            row = ApiKeyRow(
+                name=name,
+                prefix=prefix,
+                secret_hash=secret_hash,
+                connection_ids=sorted(set(connection_ids)),
+                community_ids=sorted(set(community_ids)),
+                created_at=now,
+            )
+            s.add(row)
+            s.flush()
+            data = {"name": name, "connections": row.connection_ids, "communities": row.community_ids}
+            audit.append(s, actor, "apikey.created", str(row.id), data, now)
+            return rows.api_key_model(row)
+
+    def api_key_by_prefix(self, prefix: str) -> tuple[ApiKey, str] | None:
+        """The key with this prefix and the hash of its secret; ``None`` when unknown."""
+        with self._reading() as s:
+            row = s.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
+            return None if row is None else (rows.api_key_model(row), row.secret_hash)
+
+    def list_api_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones too, by name (no secrets, no hashes)."""
+        with self._reading() as s:
+            return [rows.api_key_model(row) for row in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.name))]
+
+    def revoke_api_key(self, name_or_id: str, *, actor: str) -> ApiKey:
+        """Revoke a key, named by its name or its id, and audit ``apikey.revoked``;
+        revoking a revoked key changes nothing.
+
+        :raises NotFound: no key has this name or id.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            query = select(ApiKeyRow).where(ApiKeyRow.name == name_or_id)
+            if name_or_id.isdigit():
+                query = select(ApiKeyRow).where(or_(ApiKeyRow.name == name_or_id, ApiKeyRow.id == int(name_or_id)))
+            row = _one(s, query, f"no API key is named or numbered {name_or_id!r}")
+            if row.revoked_at is None:
+                row.revoked_at = now
+                audit.append(s, actor, "apikey.revoked", str(row.id), {"name": row.name}, now)
+            return rows.api_key_model(row)
+
+    def touch_api_key(self, key_id: int) -> None:
+        """Note that a key was used just now."""
+        with self.transaction() as s:
+            row = s.get(ApiKeyRow, key_id)
+            if row is not None:
+                row.last_used_at = self.clock.now()
 
     # -- audit, users, job runs ------------------------------------------------------
 
@@ -808,6 +1008,13 @@ def _entry_query() -> Select[Any]:
         joinedload(EntryRow.locker),
         selectinload(EntryRow.hook_calls),
     )
+
+
+def _guard_denied(note: str | None) -> Reason:
+    note = (note or "").strip()
+    if not note:
+        return Reason("guard_denied", "门岗未予放行", "The guard did not let you in")
+    return Reason("guard_denied", f"门岗未予放行：{note}", f"The guard did not let you in: {note}")
 
 
 def _decided_record(entry: Entry, actor: str) -> audit.AuditRecord:
