@@ -405,6 +405,20 @@ def gates_qr(state: _State, gate_id: str, fmt: str, output: str | None, base_url
     click.echo(f"Rider page: {url}")
 
 
+@gates.command("screen-url")
+@click.argument("gate_id")
+@click.option(
+    "--base-url", callback=_base_url, help="Where the screen reaches the hub (default: public_url from config)."
+)
+@pass_state
+def gates_screen_url(state: _State, gate_id: str, base_url: str | None) -> None:
+    """The private address a gate's screen opens to show the rotating presence code
+    (keep it on the screen device only)."""
+    rt = state.runtime()
+    gate = rt.store.get_gate(gate_id)
+    click.echo(f"{(base_url or rt.config.public_url).rstrip('/')}/screen/{rt.gate_codes.screen_token(gate.code)}")
+
+
 @main.group()
 def connections() -> None:
     """Configured instances of plugins: platform accounts, access controllers, lockers."""

@@ -31,12 +31,15 @@ PRESENCE_STEP_S = 30
 
 
 class GateCodes:
-    """Signs and verifies the codes printed at gates."""
+    """Signs and verifies the codes printed at gates, and the private address of each
+    gate's screen (a different signature: knowing the printed code does not give the
+    screen, whose page shows the current presence code)."""
 
     def __init__(self, key: str) -> None:
         if not key:
             raise ValueError("a gate key is needed to sign gate codes")
         self._signer = Signer(key, salt="last100.gate-code", sep=".")
+        self._screens = Signer(key, salt="last100.gate-screen", sep=".")
 
     def sign(self, gate_code: str) -> str:
         return self._signer.sign(gate_code).decode()
@@ -46,10 +49,24 @@ class GateCodes:
 
         :raises NotFound: forged, truncated or not a gate code at all.
         """
-        try:
-            return self._signer.unsign(signed).decode()
-        except (BadSignature, UnicodeDecodeError):
-            raise NotFound("no gate has this code") from None
+        return _unsign(self._signer, signed)
+
+    def screen_token(self, gate_code: str) -> str:
+        return self._screens.sign(gate_code).decode()
+
+    def verify_screen(self, token: str) -> str:
+        """The gate code a screen token names.
+
+        :raises NotFound: forged, or a printed gate code rather than a screen token.
+        """
+        return _unsign(self._screens, token)
+
+
+def _unsign(signer: Signer, signed: str) -> str:
+    try:
+        return signer.unsign(signed).decode()
+    except (BadSignature, UnicodeDecodeError):
+        raise NotFound("no gate has this code") from None
 
 
 class PresenceCodes:

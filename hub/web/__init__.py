@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub.core.config import load_config
 from hub.runtime import Runtime, build_runtime
-from hub.web import api, i18n, rider
+from hub.web import api, i18n, rider, screen
 from hub.web.context import runtime_of
 from hub.web.errors import register_error_handlers
 
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
     i18n.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(rider.bp)
+    app.register_blueprint(screen.bp)
 
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/healthz", "healthz", healthz)
