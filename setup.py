@@ -2,6 +2,16 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+TEST_REQUIRES = [
+    "pytest>=8",
+    "responses>=0.25",
+    "psycopg[binary]>=3.1",
+    "schemathesis>=4.0",
+    "openapi-spec-validator>=0.7",
+    "playwright>=1.40",
+    "zxing-cpp>=2.2",
+]
+
 setup(
     name="last100-hub",
     version="0.1.0",
@@ -49,26 +59,8 @@ setup(
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
-        "test": [
-            "pytest>=8",
-            "responses>=0.25",
-            "psycopg[binary]>=3.1",
-            "schemathesis>=4.0",
-            "openapi-spec-validator>=0.7",
-            "playwright>=1.40",
-            "zxing-cpp>=2.2",
-        ],
-        "dev": [
-            "pytest>=8",
-            "responses>=0.25",
-            "psycopg[binary]>=3.1",
-            "schemathesis>=4.0",
-            "openapi-spec-validator>=0.7",
-            "playwright>=1.40",
-            "zxing-cpp>=2.2",
-            "ruff>=0.5",
-            "tox>=4",
-        ],
+        "test": TEST_REQUIRES,
+        "dev": [*TEST_REQUIRES, "ruff>=0.5", "tox>=4"],
     },
     entry_points={
         "console_scripts": ["last100 = hub.cli:main"],
