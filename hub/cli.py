@@ -509,17 +509,105 @@ def users() -> None:
 @click.option(
     "--community", "community_ids", multiple=True, help="Community a manager or guard works for (repeatable)."
 )
+@click.option(
+    "--gate", "gate_ids", multiple=True, help="Narrow a guard to this gate of their communities (repeatable)."
+)
 @click.password_option(help="Prompted when not given; at least 12 characters.")
 @pass_state
-def users_create(state: _State, username: str, role: str, community_ids: tuple[str, ...], password: str) -> None:
+def users_create(
+    state: _State, username: str, role: str, community_ids: tuple[str, ...], gate_ids: tuple[str, ...], password: str
+) -> None:
     """Create a console user."""
     if role != Role.OPERATOR and not community_ids:
         raise click.UsageError(f"a {role} needs at least one --community")
+    if gate_ids and role != Role.GUARD:
+        raise click.UsageError("only a guard is narrowed to gates (--gate)")
     store = state.runtime().store
     for community_id in community_ids:
         store.get_community(community_id)
-    store.add_user(username, hash_password(password), role, community_ids)
+    try:
+        store.add_user(username, hash_password(password), role, community_ids, gate_ids, actor="cli")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(f"Created {role} {username}")
+
+
+@users.command("list")
+@pass_state
+def users_list(state: _State) -> None:
+    """Every console user with their role, scope and state (never passwords)."""
+    _table(
+        ["USERNAME", "ROLE", "COMMUNITIES", "GATES", "TOTP", "STATUS", "CREATED"],
+        [
+            [
+                u["username"],
+                u["role"],
+                ",".join(u["community_ids"]) or ("*" if u["role"] == Role.OPERATOR else "-"),
+                ",".join(u["gate_ids"]) or "-",
+                "yes" if u["totp"] else "no",
+                "disabled" if u["disabled"] else "active",
+                f"{u['created_at']:%Y-%m-%d %H:%M}",
+            ]
+            for u in state.runtime().store.list_users()
+        ],
+    )
+
+
+@users.command("disable")
+@click.argument("username")
+@pass_state
+def users_disable(state: _State, username: str) -> None:
+    """Stop a user from signing in, and end their sessions now."""
+    ended = state.runtime().store.set_user_disabled(username, True, actor="cli")
+    click.echo(f"Disabled {username} ({ended} session(s) ended)")
+
+
+@users.command("enable")
+@click.argument("username")
+@pass_state
+def users_enable(state: _State, username: str) -> None:
+    """Let a disabled user sign in again."""
+    state.runtime().store.set_user_disabled(username, False, actor="cli")
+    click.echo(f"Enabled {username}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.password_option(help="Prompted (twice) when not given; at least 12 characters.")
+@pass_state
+def users_reset_password(state: _State, username: str, password: str) -> None:
+    """Set a new password and end every session of the user."""
+    store = state.runtime().store
+    store.get_user(username)  # an unknown user is told before the password is hashed
+    ended = store.set_password(username, hash_password(password), actor="cli")
+    click.echo(f"New password set for {username} ({ended} session(s) ended)")
+
+
+@users.command("totp")
+@click.argument("username")
+@click.option("--remove", is_flag=True, help="Remove the user's second factor instead.")
+@pass_state
+def users_totp(state: _State, username: str, remove: bool) -> None:
+    """Give a user a TOTP second factor (replacing any earlier one) and print, once, the
+    URI and QR code to add it to an authenticator app; the console then asks for a code
+    at every sign-in."""
+    from hub.core.users import new_totp_secret, totp_uri
+
+    store = state.runtime().store
+    store.get_user(username)
+    if remove:
+        store.set_totp_secret(username, None, actor="cli")
+        click.echo(f"Removed the second factor of {username}")
+        return
+    secret = new_totp_secret()
+    store.set_totp_secret(username, secret, actor="cli")
+    uri = totp_uri(secret, username)
+    click.echo(f"Second factor set for {username}. Add it to an authenticator app now: it is not shown again.")
+    click.echo(uri)
+    if sys.stdout.isatty():
+        import segno
+
+        segno.make(uri, error="m").terminal(compact=True)
 
 
 # -- API keys ------------------------------------------------------------------------------
@@ -780,6 +868,7 @@ def demo(ctx: click.Context, port: int) -> None:
     from hub import demo as demo_data
     from hub.core.scheduler import build_scheduler
     from hub.web import create_app
+    from hub.web.context import SCHEDULER_EXTENSION
 
     state: _State = ctx.obj
     if state.instance is None:
@@ -810,7 +899,9 @@ def demo(ctx: click.Context, port: int) -> None:
             click.echo(f"Console login (shown once): {demo_data.DEMO_ADMIN} / {password}")
         jobs.start()  # the demo runs the scheduled jobs in its own process
         _demo_guide(rt, hub_url, simulators)
-        _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
+        app = create_app(runtime=rt)
+        app.extensions[SCHEDULER_EXTENSION] = jobs  # the console shows each job's next run
+        _serve(app, "127.0.0.1", port, config.threads)
     finally:
         if jobs.running:
             jobs.shutdown(wait=False)

@@ -97,7 +97,7 @@ def seed_admin(store: Store) -> str | None:
     if any(user["username"] == DEMO_ADMIN for user in store.list_users()):
         return None
     password = secrets.token_urlsafe(12)
-    store.add_user(DEMO_ADMIN, hash_password(password), "operator")
+    store.add_user(DEMO_ADMIN, hash_password(password), "operator", actor="demo")
     return password
 
 

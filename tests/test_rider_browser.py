@@ -1,23 +1,17 @@
 """The rider page in a real browser: Debian's chromium, driven by Playwright, on a phone-
 sized screen, against the real app served on loopback.
 
-Browsers cannot be downloaded here, so ``playwright install`` is never run: the tests use
-the chromium at ``LAST100_CHROMIUM`` (default: ``chromium`` on the PATH) and skip, saying
-why, when there is none, unless ``LAST100_REQUIRE_BROWSER=1`` (set in CI), which makes
-that a failure. Screenshots are kept under ``LAST100_ARTIFACTS`` (default: the test's
-tmp_path), one folder per test.
+The ``browser`` and ``artifacts`` fixtures (which chromium, when the tests skip, where
+screenshots go) are in ``tests/conftest.py``, shared with the console's browser tests.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -29,36 +23,6 @@ from hub.web import gateqr
 from tests.rider_world import RiderWorld, build_rider_world
 
 PHONE = {"width": 390, "height": 844}
-LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("LAST100_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (LAST100_REQUIRE_BROWSER=1)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    executable = os.environ.get("LAST100_CHROMIUM") or shutil.which("chromium")
-    if not executable or not Path(executable).exists():
-        _unavailable("no chromium found: install Debian's chromium or set LAST100_CHROMIUM")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def artifacts(request, tmp_path) -> Path:
-    base = Path(os.environ["LAST100_ARTIFACTS"]) if os.environ.get("LAST100_ARTIFACTS") else tmp_path
-    folder = base / re.sub(r"[^\w.-]+", "_", request.node.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 class Live:

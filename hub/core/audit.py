@@ -46,6 +46,18 @@ class AuditRecord:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StoredRecord:
+    """One record as the log holds it (read back for the console)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    data: Mapping[str, Any]
+
+
 def append(
     session: Session,
     actor: str,

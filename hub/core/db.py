@@ -454,6 +454,32 @@ class UserCommunityRow(Base):
     )
 
 
+class UserGateRow(Base):
+    """The gates a guard works, when narrower than every gate of their communities."""
+
+    __tablename__ = "user_gates"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    gate_id: Mapped[str] = mapped_column(ForeignKey("gates.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in console session. ``id`` is the SHA-256 of the random token in the
+    browser's cookie, so a copy of the database does not hold live sessions. A session
+    ends (``ended_at``, ``end_reason``) at sign-out, on a timeout, or when the user's
+    password is reset or the user is disabled."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None]
+
+
 class ApiKeyRow(Base):
     """A key API clients (platform back ends, gate scanners, guard handhelds) send.
 

@@ -40,6 +40,18 @@ class LeasedItem:
     attempts: int
 
 
+@dataclass(frozen=True)
+class DeadItem:
+    """An outbox item that was given up on (``dead``): visible in the console."""
+
+    id: int
+    kind: str
+    connection_id: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+
+
 def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> int:
     """Add ``items`` to the outbox in the session's transaction, due at once.
 

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
@@ -32,11 +32,14 @@ from hub.core.db import (
     SQLITE_BEGIN,
     USER_ROLES,
     ApiKeyRow,
+    AuditRow,
     CommunityConnectionRow,
     CommunityRow,
     ConnectionRow,
+    ConsoleSessionRow,
     EntryRow,
     GateRow,
+    HookCallRow,
     JobRunRow,
     OrderRow,
     OutboxRow,
@@ -45,6 +48,7 @@ from hub.core.db import (
     RiderRow,
     SingleUseCodeRow,
     UserCommunityRow,
+    UserGateRow,
     UserRow,
     ZoneRow,
     insert_for,
@@ -65,9 +69,11 @@ from hub.core.model import (
     RiderStatus,
     Zone,
 )
-from hub.core.outbox import LeasedItem, OutboxItem
+from hub.core.outbox import DeadItem, LeasedItem, OutboxItem
+from hub.core.reports import FAILED_OUTCOMES, CallSummary, EntryFact, PendingCheck
 from hub.core.secrets import SecretBox
 from hub.core.trace import AuditAction
+from hub.core.users import ConsoleSession, LoginRecord, Role, UserAccount
 
 #: Order fields a newer report of the same order replaces.
 _ORDER_FIELDS = ("status", "rider_ref", "community_ref", "building", "address", "eta", "updated_at")
@@ -321,12 +327,15 @@ class Store:
             s.execute(stmt.on_conflict_do_nothing())
 
     def rotate_secrets(self) -> int:
-        """Re-encrypt every connection's secrets with the first key, so older keys can
-        be dropped from the configuration. Returns how many connections were updated."""
+        """Re-encrypt every connection's secrets (and every console user's TOTP secret)
+        with the first key, so older keys can be dropped from the configuration. Returns
+        how many connections were updated."""
         with self.transaction() as s:
             sealed = s.scalars(select(ConnectionRow).where(ConnectionRow.secrets.is_not(None))).all()
             for row in sealed:
                 row.secrets = self._box.rotate(row.secrets or "", owner=f"connection {row.id}")
+            for user in s.scalars(select(UserRow).where(UserRow.totp_secret.is_not(None))):
+                user.totp_secret = self._box.rotate(user.totp_secret or "", owner=f"user {user.username}")
             return len(sealed)
 
     def _fill_connection(self, row: ConnectionRow, connection: Connection, secret_names: Collection[str]) -> None:
@@ -529,6 +538,73 @@ class Store:
                 _one(s, _entry_query().where(EntryRow.id == entry_id), f"entry {entry_id!r} not found")
             )
 
+    def list_entries(
+        self,
+        *,
+        community_ids: Collection[str] | None = None,
+        gate_id: str | None = None,
+        connection_id: str | None = None,
+        decision: Decision | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[Entry]:
+        """Entries newest first (by creation time, then id), for the console.
+
+        :param community_ids: only these communities' entries; ``None``: every community.
+        :param since: created at or after this; ``until``: created before this.
+        :param before: the creation time and id of the last entry of the page before
+            (keyset paging: later pages cost the same as the first).
+        :raises ValueError: an unknown decision, or ``limit`` below 1.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = _entry_query().order_by(EntryRow.created_at.desc(), EntryRow.id.desc()).limit(limit)
+        if community_ids is not None:
+            query = query.where(EntryRow.community_id.in_(sorted(set(community_ids))))
+        if gate_id is not None:
+            query = query.where(EntryRow.gate_id == gate_id)
+        if connection_id is not None:
+            query = query.where(EntryRow.connection_id == connection_id)
+        if decision is not None:
+            query = query.where(EntryRow.decision == Decision(decision).value)
+        if since is not None:
+            query = query.where(EntryRow.created_at >= since)
+        if until is not None:
+            query = query.where(EntryRow.created_at < until)
+        if before is not None:
+            at, entry_id = before
+            query = query.where(or_(EntryRow.created_at < at, and_(EntryRow.created_at == at, EntryRow.id < entry_id)))
+        with self._reading() as s:
+            return [rows.entry_model(row) for row in s.scalars(query).unique()]
+
+    def entry_rider(self, entry_id: str) -> RiderIdentity | None:
+        """The rider of an entry as stored (masked name and phone only); ``None`` when
+        the entry has no rider (never verified, or purged after the retention period).
+
+        :raises NotFound: no entry has this id.
+        """
+        query = select(EntryRow.id, RiderRow).outerjoin(RiderRow, RiderRow.id == EntryRow.rider_id)
+        with self._reading() as s:
+            found = s.execute(query.where(EntryRow.id == entry_id)).first()
+            if found is None:
+                raise NotFound(f"entry {entry_id!r} not found")
+            rider = found[1]
+            if rider is None:
+                return None
+            return RiderIdentity(rider.platform_ref, rider.masked_name, rider.masked_phone, RiderStatus(rider.status))
+
+    def get_orders(self, connection_id: str, refs: Sequence[str]) -> list[Order]:
+        """A connection's stored orders named in ``refs``, in the order of ``refs``;
+        refs not stored are left out."""
+        if not refs:
+            return []
+        query = select(OrderRow).where(OrderRow.connection_id == connection_id, OrderRow.ref.in_(sorted(set(refs))))
+        with self._reading() as s:
+            found = {row.ref: rows.order_model(row) for row in s.scalars(query)}
+        return [found[ref] for ref in dict.fromkeys(refs) if ref in found]
+
     def record_guard_decision(
         self, entry_id: str, decision: Decision | str, actor: str, reason: str | None = None
     ) -> Entry:
@@ -645,6 +721,19 @@ class Store:
             ]
             audit.append_many(s, records, now)
 
+    def record_actions(self, actions: Sequence[AuditAction], *, actor: str, entry_id: str | None = None) -> None:
+        """Append the audit records of calls made outside an entry's decision (a guard
+        opening a gate from the console), in one transaction; each names its connection
+        and, when given, the entry it was made for."""
+        now = self.clock.now()
+        extra = {"entry": entry_id} if entry_id else {}
+        records = [
+            audit.AuditRecord(actor, a.action, a.subject, {**a.data, "connection": a.connection_id, **extra})
+            for a in actions
+        ]
+        with self.transaction() as s:
+            audit.append_many(s, records, now)
+
     def order_buildings(self, connection_id: str, refs: Sequence[str]) -> list[str]:
         """The delivery buildings (name or door number, as the platform wrote them) of
         a connection's orders, in the order of ``refs``; orders without one, or not
@@ -748,49 +837,366 @@ class Store:
         with self._reading() as s:
             return audit.verify_chain(s)
 
-    def add_user(self, username: str, password_hash: str, role: str, community_ids: Collection[str] = ()) -> int:
-        """Create a console user; returns the new user's id.
+    def list_audit(
+        self,
+        *,
+        action_prefix: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[audit.StoredRecord]:
+        """Audit records newest first, for the console.
 
-        :raises ValueError: unknown role. :raises Conflict: the username is taken.
-        :raises NotFound: an unknown community.
+        :param action_prefix: actions starting with this (``entry.`` for every entry
+            action); ``actor``: this actor exactly.
+        :param since: stamped at or after this; ``until``: stamped before this.
+        :param before_id: the id of the last record of the page before (keyset paging).
+        :raises ValueError: ``limit`` below 1.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        if action_prefix:
+            query = query.where(AuditRow.action.startswith(action_prefix, autoescape=True))
+        if actor:
+            query = query.where(AuditRow.actor == actor)
+        if since is not None:
+            query = query.where(AuditRow.at >= since)
+        if until is not None:
+            query = query.where(AuditRow.at < until)
+        if before_id is not None:
+            query = query.where(AuditRow.id < before_id)
+        with self._reading() as s:
+            return [
+                audit.StoredRecord(r.id, r.at, r.actor, r.action, r.subject, dict(r.data)) for r in s.scalars(query)
+            ]
+
+    def add_user(
+        self,
+        username: str,
+        password_hash: str,
+        role: str,
+        community_ids: Collection[str] = (),
+        gate_ids: Collection[str] = (),
+        *,
+        actor: str = "cli",
+    ) -> int:
+        """Create a console user and audit ``user.created``; returns the new user's id.
+        ``gate_ids`` narrows a guard to some gates of their communities.
+
+        :raises ValueError: unknown role, or a gate outside the user's communities.
+        :raises Conflict: the username is taken. :raises NotFound: an unknown community
+            or gate.
         """
         if role not in USER_ROLES:
             raise ValueError(f"role must be one of {', '.join(USER_ROLES)}, not {role!r}")
         message = f"user {username!r} already exists"
+        now = self.clock.now()
         with _conflict_on_integrity(message), self.transaction() as s:
             if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
                 raise Conflict(message)
             for community_id in community_ids:
                 _require(s, CommunityRow, community_id, "community")
-            user = UserRow(
-                username=username, password_hash=password_hash, role=role, disabled=False, created_at=self.clock.now()
-            )
+            for gate_id in gate_ids:
+                gate = _require(s, GateRow, gate_id, "gate")
+                if gate.community_id not in set(community_ids):
+                    raise ValueError(f"gate {gate_id!r} is not in the user's communities")
+            user = UserRow(username=username, password_hash=password_hash, role=role, disabled=False, created_at=now)
             s.add(user)
             s.flush()
             s.add_all(UserCommunityRow(user_id=user.id, community_id=c) for c in set(community_ids))
+            s.add_all(UserGateRow(user_id=user.id, gate_id=g) for g in set(gate_ids))
+            data = {"role": role, "communities": sorted(set(community_ids)), "gates": sorted(set(gate_ids))}
+            audit.append(s, actor, "user.created", username, data, now)
             return user.id
 
     def list_users(self) -> list[dict[str, Any]]:
         """Console users without password hashes or TOTP secrets: ``id``, ``username``,
         ``role``, ``disabled``, ``totp`` (enrolled or not), ``created_at`` and the sorted
-        ``community_ids``."""
+        ``community_ids`` and ``gate_ids``."""
         with self._reading() as s:
-            links: dict[int, list[str]] = {}
-            for user_id, community_id in s.execute(
-                select(UserCommunityRow.user_id, UserCommunityRow.community_id).order_by(UserCommunityRow.community_id)
-            ):
-                links.setdefault(user_id, []).append(community_id)
+            accounts = _accounts(s, s.scalars(select(UserRow).order_by(UserRow.username)).all())
             return [
                 {
-                    "id": u.id,
-                    "username": u.username,
-                    "role": u.role,
-                    "disabled": u.disabled,
-                    "totp": u.totp_secret is not None,
-                    "created_at": u.created_at,
-                    "community_ids": links.get(u.id, []),
+                    "id": a.id,
+                    "username": a.username,
+                    "role": a.role.value,
+                    "disabled": a.disabled,
+                    "totp": a.totp,
+                    "created_at": a.created_at,
+                    "community_ids": sorted(a.community_ids),
+                    "gate_ids": sorted(a.gate_ids),
                 }
-                for u in s.scalars(select(UserRow).order_by(UserRow.username))
+                for a in accounts
+            ]
+
+    def get_user(self, username: str) -> UserAccount:
+        """One console user. :raises NotFound: no user has this name."""
+        with self._reading() as s:
+            row = _one(s, select(UserRow).where(UserRow.username == username), f"user {username!r} not found")
+            return _accounts(s, [row])[0]
+
+    def login_record(self, username: str) -> LoginRecord | None:
+        """What signing in as ``username`` checks (the TOTP secret decrypted); ``None``
+        when no user has this name."""
+        with self._reading() as s:
+            row = s.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
+            if row is None:
+                return None
+            account = _accounts(s, [row])[0]
+        secret = None
+        if row.totp_secret is not None:
+            secret = self._box.decrypt(row.totp_secret, owner=f"user {username}")["totp"]
+        return LoginRecord(account, row.password_hash, secret)
+
+    def set_password(self, username: str, password_hash: str, *, actor: str) -> int:
+        """Replace a user's password hash, end every session of theirs and audit
+        ``user.password_reset``; returns how many sessions ended.
+
+        :raises NotFound: no user has this name.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            user = _one(s, select(UserRow).where(UserRow.username == username), f"user {username!r} not found")
+            user.password_hash = password_hash
+            ended = _end_sessions(s, user.id, "password_reset", now)
+            audit.append(s, actor, "user.password_reset", username, {"sessions_ended": ended}, now)
+            return ended
+
+    def set_user_disabled(self, username: str, disabled: bool, *, actor: str) -> int:
+        """Disable (ending every session of theirs) or enable a user, audited as
+        ``user.disabled`` or ``user.enabled``; returns how many sessions ended. Doing it
+        twice changes nothing the second time.
+
+        :raises NotFound: no user has this name.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            user = _one(s, select(UserRow).where(UserRow.username == username), f"user {username!r} not found")
+            ended = _end_sessions(s, user.id, "disabled", now) if disabled else 0
+            if user.disabled != disabled:
+                user.disabled = disabled
+                action = "user.disabled" if disabled else "user.enabled"
+                audit.append(s, actor, action, username, {"sessions_ended": ended}, now)
+            return ended
+
+    def set_totp_secret(self, username: str, secret: str | None, *, actor: str) -> None:
+        """Set (encrypted like connection secrets) or remove a user's TOTP secret,
+        audited as ``user.totp_set`` or ``user.totp_removed`` (never the secret).
+
+        :raises NotFound: no user has this name.
+        """
+        sealed = None if secret is None else self._box.encrypt({"totp": secret}, owner=f"user {username}")
+        now = self.clock.now()
+        with self.transaction() as s:
+            user = _one(s, select(UserRow).where(UserRow.username == username), f"user {username!r} not found")
+            user.totp_secret = sealed
+            audit.append(s, actor, "user.totp_set" if secret else "user.totp_removed", username, {}, now)
+
+    # -- console sessions and sign-in attempts -----------------------------------------
+
+    def start_console_session(
+        self, session_id: str, user_id: int, address: str, data: Mapping[str, Any] | None = None
+    ) -> ConsoleSession:
+        """Store a new console session and audit ``console.signed_in`` (subject: the
+        username; data: the client address, the session's short id and ``data``).
+
+        :raises NotFound: no user has this id.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            user = _require(s, UserRow, user_id, "user")
+            s.add(ConsoleSessionRow(id=session_id, user_id=user_id, address=address, created_at=now, last_seen_at=now))
+            record = {"address": address, "session": session_id[:12], **(data or {})}
+            audit.append(s, f"user:{user.username}", "console.signed_in", user.username, record, now)
+            account = _accounts(s, [user])[0]
+        return ConsoleSession(session_id, account, address, now, now)
+
+    def console_session(self, session_id: str) -> ConsoleSession | None:
+        """A session with its user (as stored now: role, disabled, communities, gates);
+        ``None`` when there is none with this id. Ended sessions are returned too: the
+        caller checks ``ended_at`` and the timeouts."""
+        with self._reading() as s:
+            row = s.get(ConsoleSessionRow, session_id)
+            if row is None:
+                return None
+            account = _accounts(s, [s.get_one(UserRow, row.user_id)])[0]
+            return ConsoleSession(
+                row.id, account, row.address, row.created_at, row.last_seen_at, row.ended_at, row.end_reason
+            )
+
+    def touch_console_session(self, session_id: str) -> None:
+        """Note activity in a session now (what its idle timeout counts from)."""
+        with self.transaction() as s:
+            s.execute(
+                update(ConsoleSessionRow)
+                .where(ConsoleSessionRow.id == session_id, ConsoleSessionRow.ended_at.is_(None))
+                .values(last_seen_at=self.clock.now())
+            )
+
+    def end_console_session(self, session_id: str, reason: str) -> bool:
+        """End a session (``signed_out``, ``idle``, ``expired``, ...) and audit it as
+        ``console.signed_out`` (or ``console.session_ended`` for any other reason);
+        ``False`` when it had ended before or does not exist."""
+        now = self.clock.now()
+        with self.transaction() as s:
+            ended = s.execute(
+                update(ConsoleSessionRow)
+                .where(ConsoleSessionRow.id == session_id, ConsoleSessionRow.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason)
+                .returning(ConsoleSessionRow.user_id)
+            ).first()
+            if ended is None:
+                return False
+            username = s.scalar(select(UserRow.username).where(UserRow.id == ended.user_id)) or ""
+            action = "console.signed_out" if reason == "signed_out" else "console.session_ended"
+            data = {"session": session_id[:12], "reason": reason}
+            audit.append(s, f"user:{username}", action, username, data, now)
+            return True
+
+    def record_login_failure(self, username: str, address: str, reason: str) -> None:
+        """Audit a failed console sign-in as ``console.sign_in_failed`` (subject: the
+        username as typed; data: the client address and why, e.g. ``password``,
+        ``unknown_user``, ``disabled``, ``totp``). These records are what
+        :meth:`login_failures` counts."""
+        data = {"address": address, "reason": reason}
+        with self.transaction() as s:
+            audit.append(s, "anonymous", "console.sign_in_failed", username, data, self.clock.now())
+
+    def login_failures(
+        self, since: datetime, *, username: str | None = None, address: str | None = None, limit: int = 50
+    ) -> list[datetime]:
+        """When console sign-ins failed since ``since``, newest first (at most
+        ``limit``): for one username, not counting failures before that user's latest
+        successful sign-in, or from one client address."""
+        if (username is None) == (address is None):
+            raise ValueError("give exactly one of username or address")
+        failed = AuditRow.action == "console.sign_in_failed"
+        query = select(AuditRow.at).where(failed, AuditRow.at >= since)
+        if username is not None:
+            last_success = (
+                select(func.max(AuditRow.id))
+                .where(AuditRow.action == "console.signed_in", AuditRow.subject == username, AuditRow.at >= since)
+                .scalar_subquery()
+            )
+            query = query.where(AuditRow.subject == username, AuditRow.id > func.coalesce(last_success, 0))
+        else:
+            query = query.where(AuditRow.data["address"].as_string() == address)
+        with self._reading() as s:
+            return list(s.scalars(query.order_by(AuditRow.id.desc()).limit(limit)))
+
+    def last_totp_step(self, username: str, since: datetime) -> int | None:
+        """The TOTP time step of ``username``'s latest sign-in since ``since`` (a
+        code of that step or an earlier one must not be accepted again)."""
+        query = (
+            select(AuditRow.data)
+            .where(AuditRow.action == "console.signed_in", AuditRow.subject == username, AuditRow.at >= since)
+            .order_by(AuditRow.id.desc())
+        )
+        with self._reading() as s:
+            steps = [d.get("totp_step") for d in s.scalars(query)]
+        return max((step for step in steps if isinstance(step, int)), default=None)
+
+    # -- the console's views of entries ---------------------------------------------------
+
+    def entry_facts(self, community_ids: Collection[str], since: datetime, until: datetime) -> list[EntryFact]:
+        """The entries of these communities made in ``[since, until)``, oldest first,
+        without personal data."""
+        query = (
+            select(
+                EntryRow.id,
+                EntryRow.community_id,
+                EntryRow.created_at,
+                EntryRow.decision,
+                EntryRow.decision_ms,
+                EntryRow.reasons,
+            )
+            .where(
+                EntryRow.community_id.in_(sorted(community_ids)),
+                EntryRow.created_at >= since,
+                EntryRow.created_at < until,
+            )
+            .order_by(EntryRow.created_at)
+        )
+        with self._reading() as s:
+            return [
+                EntryFact(
+                    row.id,
+                    row.community_id,
+                    row.created_at,
+                    Decision(row.decision),
+                    row.decision_ms,
+                    tuple(Reason(r["code"], r["zh"], r["en"]) for r in row.reasons),
+                )
+                for row in s.execute(query)
+            ]
+
+    def guard_decisions(self, since: datetime) -> dict[str, datetime]:
+        """When a guard decided each entry they decided since ``since``, by entry id
+        (from the audit log's ``entry.guard_decided`` records)."""
+        query = select(AuditRow.subject, AuditRow.at).where(
+            AuditRow.action == "entry.guard_decided", AuditRow.at >= since
+        )
+        with self._reading() as s:
+            return {subject: at for subject, at in s.execute(query)}
+
+    def call_summaries(self, community_ids: Collection[str], since: datetime) -> dict[str, CallSummary]:
+        """Per connection: the hook calls made for the entries of these communities since
+        ``since``, how many failed (see :data:`hub.core.reports.FAILED_OUTCOMES`), and the
+        newest failure."""
+        query = (
+            select(HookCallRow.connection_id, HookCallRow.outcome, HookCallRow.started_at, HookCallRow.detail)
+            .join(EntryRow, EntryRow.id == HookCallRow.entry_id)
+            .where(EntryRow.community_id.in_(sorted(community_ids)), EntryRow.created_at >= since)
+            .order_by(HookCallRow.started_at)
+        )
+        found: dict[str, CallSummary] = {}
+        with self._reading() as s:
+            for connection_id, outcome, started_at, detail in s.execute(query):
+                was = found.get(connection_id, CallSummary())
+                failed = outcome in FAILED_OUTCOMES
+                found[connection_id] = CallSummary(
+                    calls=was.calls + 1,
+                    failed=was.failed + failed,
+                    last_failure_at=started_at if failed else was.last_failure_at,
+                    last_failure=f"{outcome}: {detail}".strip(": ") if failed else was.last_failure,
+                )
+        return found
+
+    def pending_checks(self, gate_ids: Collection[str], since: datetime, limit: int = 100) -> list[PendingCheck]:
+        """Entries at these gates made since ``since`` that still wait for a guard,
+        newest first, with the rider's masked name and phone."""
+        query = (
+            select(EntryRow, GateRow.name, ConnectionRow.name, RiderRow.masked_name, RiderRow.masked_phone)
+            .join(GateRow, GateRow.id == EntryRow.gate_id)
+            .join(ConnectionRow, ConnectionRow.id == EntryRow.connection_id)
+            .outerjoin(RiderRow, RiderRow.id == EntryRow.rider_id)
+            .where(
+                EntryRow.gate_id.in_(sorted(gate_ids)),
+                EntryRow.decision == Decision.MANUAL_CHECK.value,
+                EntryRow.created_at >= since,
+            )
+            .order_by(EntryRow.created_at.desc(), EntryRow.id)
+            .limit(limit)
+        )
+        with self._reading() as s:
+            return [
+                PendingCheck(
+                    entry_id=row.id,
+                    community_id=row.community_id,
+                    gate_id=row.gate_id,
+                    gate_name=gate_name,
+                    connection_id=row.connection_id,
+                    platform=platform,
+                    created_at=row.created_at,
+                    masked_name=masked_name or "",
+                    masked_phone=masked_phone or "",
+                    order_refs=tuple(row.order_refs),
+                    reasons=tuple(Reason(r["code"], r["zh"], r["en"]) for r in row.reasons),
+                )
+                for row, gate_name, platform, masked_name, masked_phone in s.execute(query)
             ]
 
     # -- outbox ---------------------------------------------------------------------
@@ -837,6 +1243,15 @@ class Store:
         with self._reading() as s:
             return dict(s.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
 
+    def dead_outbox(self, limit: int = 50) -> list[DeadItem]:
+        """Outbox items given up on (``dead``), the newest first."""
+        query = select(OutboxRow).where(OutboxRow.status == "dead").order_by(OutboxRow.id.desc()).limit(limit)
+        with self._reading() as s:
+            return [
+                DeadItem(r.id, r.kind, r.connection_id, r.attempts, r.last_error or "", r.created_at)
+                for r in s.scalars(query)
+            ]
+
     def start_job_run(self, job_id: str) -> int:
         """Record that a scheduled job started; returns the run's id."""
         with self.transaction() as s:
@@ -860,6 +1275,28 @@ class Store:
                 }
                 for r in runs
             }
+
+    def job_runs(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs of one job, newest first, each as :meth:`last_job_runs`
+        gives it plus its ``id``; an unfinished run has no ``ended_at``."""
+        query = (
+            select(JobRunRow)
+            .where(JobRunRow.job_id == job_id)
+            .order_by(JobRunRow.started_at.desc(), JobRunRow.id.desc())
+            .limit(limit)
+        )
+        with self._reading() as s:
+            return [
+                {
+                    "id": r.id,
+                    "started_at": r.started_at,
+                    "ended_at": r.ended_at,
+                    "items": r.items,
+                    "errors": r.errors,
+                    "error": r.error,
+                }
+                for r in s.scalars(query)
+            ]
 
     def finish_job_run(self, run_id: int, *, items: int = 0, errors: int = 0, error: str | None = None) -> None:
         """Record how a job run ended: items handled, items failed, and the error that
@@ -1072,3 +1509,43 @@ def _any_unfinished(session: Session, connection_id: str, refs: Collection[str])
         select(OrderRow.status).where(OrderRow.connection_id == connection_id, OrderRow.ref.in_(sorted(refs)))
     ).all()
     return len(statuses) < len(refs) or any(not OrderStatus(status).final for status in statuses)
+
+
+def _accounts(session: Session, users: Sequence[UserRow]) -> list[UserAccount]:
+    """The accounts of user rows, with their communities and gates (two queries)."""
+    ids = [u.id for u in users]
+    communities: dict[int, set[str]] = {}
+    gates: dict[int, set[str]] = {}
+    if ids:
+        for user_id, community_id in session.execute(
+            select(UserCommunityRow.user_id, UserCommunityRow.community_id).where(UserCommunityRow.user_id.in_(ids))
+        ):
+            communities.setdefault(user_id, set()).add(community_id)
+        for user_id, gate_id in session.execute(
+            select(UserGateRow.user_id, UserGateRow.gate_id).where(UserGateRow.user_id.in_(ids))
+        ):
+            gates.setdefault(user_id, set()).add(gate_id)
+    return [
+        UserAccount(
+            id=u.id,
+            username=u.username,
+            role=Role(u.role),
+            disabled=u.disabled,
+            totp=u.totp_secret is not None,
+            created_at=u.created_at,
+            community_ids=frozenset(communities.get(u.id, ())),
+            gate_ids=frozenset(gates.get(u.id, ())),
+        )
+        for u in users
+    ]
+
+
+def _end_sessions(session: Session, user_id: int, reason: str, now: datetime) -> int:
+    """End every open session of a user; returns how many."""
+    ended = session.execute(
+        update(ConsoleSessionRow)
+        .where(ConsoleSessionRow.user_id == user_id, ConsoleSessionRow.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+        .returning(ConsoleSessionRow.id)
+    ).all()
+    return len(ended)

@@ -10,23 +10,42 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub.core.config import load_config
 from hub.runtime import Runtime, build_runtime
-from hub.web import api, i18n, rider, screen
+from hub.web import admin, api, i18n, rider, screen
+from hub.web.admin.auth import ABSOLUTE_TIMEOUT
 from hub.web.context import runtime_of
 from hub.web.errors import register_error_handlers
 
 #: Pushes and API bodies are small; anything larger is refused before it is read.
 MAX_BODY_BYTES = 1024 * 1024
 
+#: Every form needs its token, except where requests authenticate otherwise: the API
+#: (API keys, signed pushes) and the rider and gate-screen pages (their own signed tokens).
+csrf = CSRFProtect()
+for _exempt in (api.bp, rider.bp, screen.bp):
+    csrf.exempt(_exempt)
+
 
 def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     if runtime is None:
         runtime = build_runtime(load_config(**(test_config or {})))
     app = Flask(__name__, instance_path=str(runtime.config.instance_path.resolve()))
-    app.config.update(SECRET_KEY=runtime.config.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(
+        SECRET_KEY=runtime.config.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        # The console's session cookie: never readable by scripts, not sent on other
+        # sites' POSTs, and only over HTTPS when the hub is served over HTTPS.
+        SESSION_COOKIE_NAME="last100_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=runtime.config.public_url.lower().startswith("https://"),
+        # A form's token lasts as long as a console session may.
+        WTF_CSRF_TIME_LIMIT=int(ABSOLUTE_TIMEOUT.total_seconds()),
+    )
     app.extensions["last100"] = runtime
     app.json.ensure_ascii = False
     if runtime.config.trusted_proxies:
@@ -35,6 +54,8 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     register_error_handlers(app)
     i18n.init_app(app)
+    csrf.init_app(app)
+    admin.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(rider.bp)
     app.register_blueprint(screen.bp)

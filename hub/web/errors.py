@@ -51,9 +51,11 @@ def _hub_error(exc: HubError) -> Response:
     return api_error(status, exc.code, str(exc), details)
 
 
-def _http_error(exc: HTTPException) -> Response | HTTPException:
+def http_error(exc: HTTPException) -> Response | HTTPException:
+    """An HTTP error on the API in the API's format; elsewhere Flask's own page (the
+    console replaces this handler with one that renders its pages' errors)."""
     if not request.path.startswith(API_PREFIX):
-        return exc  # the console's pages keep Flask's HTML error pages
+        return exc
     code = (exc.name or "error").lower().replace(" ", "_")
     return api_error(exc.code or 500, code, exc.description or exc.name)
 
@@ -62,4 +64,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(ValidationError, _invalid_request)
     app.register_error_handler(HubError, _hub_error)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
