@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
@@ -325,6 +325,27 @@ class Store:
             _require(s, ConnectionRow, connection_id, "connection")
             stmt = insert_for(s, CommunityConnectionRow).values(community_id=community_id, connection_id=connection_id)
             s.execute(stmt.on_conflict_do_nothing())
+
+    def connection_community_ids(self) -> dict[str, list[str]]:
+        """For every linked connection, the ids of the communities it serves."""
+        query = select(CommunityConnectionRow).order_by(
+            CommunityConnectionRow.connection_id, CommunityConnectionRow.community_id
+        )
+        links: dict[str, list[str]] = {}
+        with self._reading() as s:
+            for row in s.scalars(query):
+                links.setdefault(row.connection_id, []).append(row.community_id)
+        return links
+
+    def unlink_connection(self, community_id: str, connection_id: str) -> None:
+        """Stop a connection serving a community; a link that does not exist is a no-op."""
+        with self.transaction() as s:
+            s.execute(
+                delete(CommunityConnectionRow).where(
+                    CommunityConnectionRow.community_id == community_id,
+                    CommunityConnectionRow.connection_id == connection_id,
+                )
+            )
 
     def rotate_secrets(self) -> int:
         """Re-encrypt every connection's secrets (and every console user's TOTP secret)

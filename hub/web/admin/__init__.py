@@ -162,6 +162,7 @@ def init_app(app: Flask) -> None:
 # The pages: importing them registers their routes on ``bp``.
 from hub.web.admin import (  # noqa: E402
     audit_log,  # noqa: F401
+    connections,  # noqa: F401
     dashboard,  # noqa: F401
     entries,  # noqa: F401
     guard,  # noqa: F401
