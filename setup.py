@@ -67,6 +67,7 @@ setup(
     },
     entry_points={
         "console_scripts": ["last100 = hub.cli:main"],
+        "pytest11": ["last100 = hub.testing"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -9,15 +9,12 @@ openssl), so the recorded payloads carry the card numbers the plugin must produc
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from hub.core.clock import ManualClock
 from hub.core.model import Connection, Gate
@@ -95,39 +92,3 @@ def make_hub() -> Callable[..., Hub]:
 @pytest.fixture
 def hub(make_hub: Callable[..., Hub], clock: ManualClock) -> Hub:
     return make_hub(clock)
-
-
-@dataclass
-class Served:
-    """A WSGI app served on loopback in a thread."""
-
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.shutdown()
-            self.thread.join(timeout=5)
-            self.server.server_close()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Any], Served]]:
-    """Serve WSGI apps on 127.0.0.1 (a free port each); stopped after the test."""
-    started: list[Served] = []
-
-    def start(app: Any) -> Served:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        served = Served(server, thread)
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        served.stop()
