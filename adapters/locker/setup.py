@@ -17,6 +17,7 @@ setup(
     install_requires=[
         "last100-hub",
         "requests>=2.31",
+        "urllib3>=2.2",  # HTTPResponse.read1: reading a body as it arrives, to enforce a deadline
         "marshmallow>=3.20",
         # The simulator only: a Flask app serving the protocol.
         "flask>=3.0",

@@ -198,12 +198,12 @@ class IsapiClient:
             wire.local_time(valid_until, self.zone),
         )
         try:
-            self._json("POST", USER_RECORD, body)
+            self._command("POST", USER_RECORD, body)
         except EmployeeNoExistsError:
             # A retried grant: move the existing user to this window and door.
-            self._json("PUT", USER_MODIFY, body)
+            self._command("PUT", USER_MODIFY, body)
         try:
-            self._json("POST", CARD_RECORD, wire.card_info(employee_no, card_no))
+            self._command("POST", CARD_RECORD, wire.card_info(employee_no, card_no))
             return card_no
         except CardNoExistsError:
             pass
@@ -227,7 +227,7 @@ class IsapiClient:
         """
         started = time.monotonic()
         try:
-            self._json("PUT", USER_DELETE, wire.delete_users([employee_no]))
+            self._command("PUT", USER_DELETE, wire.delete_users([employee_no]))
         except EmployeeNoNotExistError:
             return
         pause = 0.05
@@ -244,11 +244,14 @@ class IsapiClient:
 
     def open_door(self, door_no: int) -> None:
         """Open a door once (``RemoteControlDoor`` ``open``)."""
-        self._call(
-            "PUT",
-            door_path(door_no),
-            wire.remote_control_door("open"),
-            content_type='application/xml; charset="UTF-8"',
+        self._confirmed(
+            f"PUT {door_path(door_no)}",
+            self._call(
+                "PUT",
+                door_path(door_no),
+                wire.remote_control_door("open"),
+                content_type='application/xml; charset="UTF-8"',
+            ),
         )
 
     def events(self, since: datetime, *, major: int = wire.MAJOR_EVENT) -> list[wire.DoorEvent]:
@@ -284,6 +287,21 @@ class IsapiClient:
             return reader(reply)
         except ValueError as exc:
             raise ProtocolError(f"malformed reply: {exc}") from None
+
+    def _command(self, method: str, path: str, body: Mapping[str, Any]) -> None:
+        """A call that changes the device: done only when the device says so."""
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        reply = self._call(method, path, data, content_type="application/json")
+        self._confirmed(f"{method} {path.split('?')[0]}", reply)
+
+    @staticmethod
+    def _confirmed(what: str, content: bytes) -> None:
+        """A change is done when the reply is a ``ResponseStatus`` saying OK; anything
+        else (another document, a proxy's page) must not pass for a pass issued or a
+        door opened. Error statuses have already raised."""
+        status = wire.read_status(content)
+        if status is None or not status.ok:
+            raise ProtocolError(f"{what}: the reply is not an ISAPI ResponseStatus saying OK")
 
     def _json(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -137,12 +137,6 @@ def test_check_connection_reports_something_that_is_no_isapi_device(hub, basic, 
     assert not health.ok and "did not answer as a Hikvision ISAPI device" in health.message
 
 
-def test_check_connection_reports_invalid_settings_instead_of_raising(hub, connection) -> None:
-    health = hub.check_connection(with_settings(connection, card_secret="short"))
-
-    assert not health.ok and "card_secret" in health.message
-
-
 # -- hub_grant_access --------------------------------------------------------------------
 
 
@@ -248,6 +242,19 @@ def test_a_device_that_does_not_answer_in_time_is_an_upstream_timeout(hub, basic
         hub.grant_access(basic, gate, grant_request())
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [{"json": {"UserInfo": {"employeeNo": EMPLOYEE}}}, {"body": "<html>Welcome</html>"}, {"body": ""}],
+    ids=["other json", "html", "empty"],
+)
+def test_a_reply_that_is_not_a_response_status_is_not_taken_for_an_issued_pass(hub, basic, gate, mocked, reply):
+    # A proxy's page, or firmware answering something else, must not pass for "done".
+    mocked.post(USER_RECORD, **reply)
+
+    with pytest.raises(UpstreamError, match="not an ISAPI ResponseStatus saying OK"):
+        hub.grant_access(basic, gate, grant_request())
+
+
 def test_a_card_registered_to_someone_else_is_an_upstream_error(hub, basic, gate, mocked, fixture_json) -> None:
     mocked.post(USER_RECORD, json=fixture_json("status_ok.json"))
     mocked.post(CARD_RECORD, status=400, json=fixture_json("status_card_exists.json"))
@@ -318,6 +325,15 @@ def test_opening_the_gate_opens_its_door(hub, basic, mocked, fixture_bytes) -> N
 
     assert hub.open_door(basic, east, "courier with a parcel too big for the turnstile") is True
     assert b"<cmd>open</cmd>" in call.calls[0].request.body
+
+
+def test_a_door_open_answered_with_something_else_than_a_response_status_is_an_upstream_error(
+    hub, basic, gate, mocked
+) -> None:
+    mocked.put(f"{DEVICE}/ISAPI/AccessControl/RemoteControl/door/1", body="<html>Welcome</html>")
+
+    with pytest.raises(UpstreamError, match="not an ISAPI ResponseStatus saying OK"):
+        hub.open_door(basic, gate, "guard")
 
 
 def test_an_account_that_may_not_open_doors_is_named(hub, basic, gate, mocked, fixture_bytes) -> None:

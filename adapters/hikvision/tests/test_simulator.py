@@ -235,29 +235,6 @@ def test_a_pass_is_refused_at_another_gates_door(device) -> None:
     assert (swiped["granted"], swiped["reason"]) == (False, "no right to door 2")
 
 
-def test_a_retried_grant_leaves_one_user_with_one_card(device) -> None:
-    request = GrantRequest(str(uuid.uuid4()), "R1001", datetime.now(UTC), datetime.now(UTC) + timedelta(minutes=20))
-
-    first = device.hub.grant_access(device.connection, NORTH, request)
-    again = device.hub.grant_access(device.connection, NORTH, request)
-
-    state = device.state()
-    assert first == again
-    assert len(state["users"]) == 1 and [c["cardNo"] for c in state["cards"]] == [first.value]
-
-
-def test_a_revoked_pass_is_refused_and_revoking_it_again_is_fine(device) -> None:
-    issued = device.grant()
-    assert device.swipe(issued.value)["granted"] is True
-
-    assert device.hub.revoke_access(device.connection, NORTH, issued) is True
-    swiped = device.swipe(issued.value)
-    assert device.hub.revoke_access(device.connection, NORTH, issued) is True
-
-    assert (swiped["granted"], swiped["reason"]) == (False, "unknown card")
-    assert device.state()["users"] == [] and device.state()["cards"] == []
-
-
 def test_revoking_one_pass_leaves_the_others(device) -> None:
     kept, revoked = device.grant(), device.grant()
 
@@ -303,16 +280,6 @@ def test_door_events_are_the_passes_at_the_gate_page_by_page(device) -> None:
         ("in", north.value, "1", "north"),
     ]
     assert [e.event_id for e in events] == ["1", "2", "5"]
-
-
-def test_door_events_after_since_only(device) -> None:
-    issued = device.grant()
-    device.swipe(issued.value, at=datetime.now(UTC) - timedelta(minutes=1, seconds=30))
-    device.swipe(issued.value)
-
-    events = device.hub.access_events(device.connection, NORTH, datetime.now(UTC) - timedelta(minutes=1))
-
-    assert [e.event_id for e in events] == ["2"]
 
 
 # -- pushes -------------------------------------------------------------------------------

@@ -3,8 +3,10 @@ requests, bounded waits, typed replies and errors.
 
 It knows nothing of the hub. Every call is signed with
 :class:`~last100_locker.signing.RequestSigner`, waits at most ``timeout = (connect,
-read)`` seconds per network step, and raises a :mod:`last100_locker.errors` error for
-anything but the expected reply.
+read)`` seconds per network step and ``deadline_s`` for the whole exchange (a reply whose
+body trickles in is given up at the deadline, however short each pause), reads at most
+``max_reply_bytes``, and raises a :mod:`last100_locker.errors` error for anything but
+the expected reply.
 
 Example::
 
@@ -21,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from last100_locker import __version__
 from last100_locker.errors import (
@@ -46,6 +49,10 @@ from last100_locker.wire import (
 )
 
 _USER_AGENT = f"last100-locker/{__version__}"
+_CHUNK = 16384
+
+#: Replies larger than this are refused: a bank's compartment list is a few kilobytes.
+MAX_REPLY_BYTES = 1 << 20
 
 
 def _segment(value: str) -> str:
@@ -67,7 +74,9 @@ class LockerClient:
     :param session: a ``requests.Session`` to reuse (connection pooling); one is created
         otherwise. The client may be used from several threads at once.
     :param timeout: ``(connect, read)`` seconds for each network step.
+    :param deadline_s: the whole exchange, body included; defaults to the read timeout.
     :param now: the clock used for request timestamps, in unix seconds.
+    :param max_reply_bytes: the largest reply read.
     """
 
     def __init__(
@@ -78,11 +87,15 @@ class LockerClient:
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (1.0, 3.0),
+        deadline_s: float | None = None,
         now: Callable[[], float] = time.time,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()
         self.timeout = timeout
+        self.deadline_s = timeout[1] if deadline_s is None else deadline_s
+        self.max_reply_bytes = max_reply_bytes
         self._signer = RequestSigner(key_id, secret, now)
 
     def close(self) -> None:
@@ -166,6 +179,7 @@ class LockerClient:
             data = _json_bytes(body)
             headers["Content-Type"] = "application/json"
         what = f"{method} {path}"
+        started = time.monotonic()
         try:
             # No redirects: the signature covers the path, so a redirected request would
             # carry a signature for another path.
@@ -177,19 +191,50 @@ class LockerClient:
                 auth=self._signer,
                 timeout=self.timeout,
                 allow_redirects=False,
+                stream=True,
             )
         except requests.Timeout as exc:
             raise LockerTimeout(f"{what}: no answer in time ({type(exc).__name__})") from None
         except requests.RequestException as exc:
             raise TransportError(f"{what}: {type(exc).__name__}") from None
+        with response:
+            content = self._body(response, started, what)
         if 200 <= response.status_code < 300:
             try:
-                return response.json()
+                return json.loads(content)
             except ValueError:
                 raise ProtocolError(f"{what}: reply is not JSON") from None
         if response.status_code < 400:
             raise ProtocolError(f"{what}: unexpected HTTP {response.status_code}")
-        raise _api_error(response.status_code, response.content)
+        raise _api_error(response.status_code, content)
+
+    def _body(self, response: requests.Response, started: float, what: str) -> bytes:
+        """The reply's body, read as it arrives until ``deadline_s`` after the request
+        was sent: the read timeout bounds each pause, the deadline the whole."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_reply_bytes:
+            raise ProtocolError(f"{what}: reply of {declared} bytes is too large")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                # read1 returns what has arrived instead of waiting for a full chunk, so
+                # the deadline is checked while a slow body trickles in.
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > self.max_reply_bytes:
+                    raise ProtocolError(f"{what}: reply is larger than {self.max_reply_bytes} bytes")
+                chunks.append(chunk)
+                if time.monotonic() - started > self.deadline_s:
+                    raise LockerTimeout(f"{what}: reply not complete within {self.deadline_s:g} s")
+        # Reading the raw stream raises urllib3's errors, not requests' wrappers of them.
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            raise LockerTimeout(f"{what}: reply stalled for longer than the read timeout") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransportError(f"{what}: reply broken off ({type(exc).__name__})") from None
+        return b"".join(chunks)
 
 
 def _api_error(status: int, content: bytes) -> ApiError:

@@ -152,6 +152,7 @@ class LockerPlugin:
             values["secret"].encode("utf-8"),
             session=self._session_factory(),
             timeout=(min(CONNECT_TIMEOUT_S, timeout_s), timeout_s),
+            deadline_s=timeout_s,
             now=lambda: self._clock.now().timestamp(),
         )
         return _Link(values=values, client=client)

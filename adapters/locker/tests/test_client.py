@@ -4,6 +4,7 @@ the typed error for every way a controller can fail."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ import requests
 import responses
 from responses import matchers
 
+from hub.testing import Misbehaving
 from last100_locker.client import LockerClient
 from last100_locker.errors import (
     ApiError,
@@ -244,3 +246,18 @@ def test_every_call_passes_explicit_connect_and_read_timeouts(client, mocked, fi
     )
 
     client.ping()
+
+
+def test_a_body_trickling_in_past_the_deadline_is_a_timeout() -> None:
+    # A real socket: every pause is shorter than the read timeout, only the deadline stops it.
+    server = Misbehaving("trickle")
+    try:
+        client = LockerClient(f"{server.url}/locker", "hub-sunny", SECRET, timeout=(0.5, 0.5), deadline_s=0.5)
+        started = time.monotonic()
+
+        with pytest.raises(LockerTimeout, match=r"not complete within 0\.5 s"):
+            client.ping()
+
+        assert time.monotonic() - started < 2
+    finally:
+        server.close()

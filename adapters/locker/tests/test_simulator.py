@@ -372,13 +372,6 @@ def test_a_bank_that_is_down_does_not_keep_the_others_from_being_reported(
 # -- slow and stopped banks ----------------------------------------------------------------------
 
 
-def test_a_bank_slower_than_the_connections_timeout_is_an_upstream_timeout(sim, order) -> None:
-    sim.admin("POST", "/delay", seconds=1.5)
-
-    with pytest.raises(UpstreamTimeout):
-        sim.hub.allocate_locker(sim.connect(timeout_s=0.5), sim.bank, order())
-
-
 def test_a_stopped_bank_is_an_upstream_error_and_a_failed_check(sim, order) -> None:
     sim.stop()
 

@@ -109,13 +109,6 @@ def test_check_connection_reports_an_unreachable_meituan_with_the_base_url(hub, 
     assert "could not reach Meituan at https://waimaiopen.meituan.com" in health.message
 
 
-def test_check_connection_reports_invalid_settings_without_calling_meituan(hub, make_connection):
-    health = hub.check_connection(make_connection(app_secret=""))
-
-    assert not health.ok
-    assert "app_secret" in health.message
-
-
 # -- hub_verify_rider -------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 from flask import Flask, jsonify, request
 
-from hub.core.errors import CredentialRejected, PushRejected, UpstreamError
+from hub.core.errors import PushRejected, UpstreamError
 from hub.core.model import (
     Community,
     CommunityProfile,
@@ -92,10 +92,6 @@ def running(serve, hub) -> Running:
 # -- every hook against the simulator -----------------------------------------------------------
 
 
-def test_check_connection_succeeds_against_the_simulator(hub, running):
-    assert hub.check_connection(running.connection).ok
-
-
 def test_check_connection_with_a_wrong_secret_says_the_app_secret_was_refused(hub, running):
     wrong = Connection("mt-x", "meituan", "Meituan", settings={**running.connection.settings, "app_secret": "nope"})
 
@@ -113,17 +109,6 @@ def test_rider_one_is_verified_by_token_with_a_masked_privacy_number(hub, runnin
 
 def test_a_rider_is_verified_by_the_code_typed_on_the_rider_page(hub, running, gate):
     assert hub.verify_rider(running.connection, Credential("typed_code", "000002"), gate).platform_ref == "R1002"
-
-
-def test_the_suspended_demo_rider_is_verified_as_suspended(hub, running, gate):
-    assert (
-        hub.verify_rider(running.connection, Credential("token", "demo-rider-3"), gate).status is RiderStatus.SUSPENDED
-    )
-
-
-def test_an_unknown_token_is_rejected(hub, running, gate):
-    with pytest.raises(CredentialRejected):
-        hub.verify_rider(running.connection, Credential("token", "stolen"), gate)
 
 
 def test_rider_one_has_an_order_being_delivered_into_the_demo_community(hub, running):
