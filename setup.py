@@ -10,6 +10,7 @@ TEST_REQUIRES = [
     "openapi-spec-validator>=0.7",
     "playwright>=1.40",
     "zxing-cpp>=2.2",
+    "ruff>=0.5",  # the scaffolder's test checks the generated code is ruff-clean
 ]
 
 setup(
@@ -38,6 +39,8 @@ setup(
             "translations/*/LC_MESSAGES/messages.mo",
         ],
         "hub.web.admin": ["templates/admin/*.html"],
+        # `last100 plugin new`: the templates of every kind.
+        "hub.scaffold": ["templates/*/*.j2", "templates/*/*/*.j2"],
     },
     install_requires=[
         "pluggy>=1.5",
@@ -59,11 +62,12 @@ setup(
         "flask-wtf>=1.2",
         "Pillow>=10.1",
         "apispec[marshmallow]>=6.6",
+        "PyYAML>=6",  # plugins' quality.yaml (python -m hub.quality)
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
         "test": TEST_REQUIRES,
-        "dev": [*TEST_REQUIRES, "ruff>=0.5", "tox>=4"],
+        "dev": [*TEST_REQUIRES, "tox>=4"],
     },
     entry_points={
         "console_scripts": ["last100 = hub.cli:main"],

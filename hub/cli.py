@@ -11,7 +11,6 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable
-from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,10 +29,12 @@ from hub.core.model import (
     Gate,
 )
 from hub.core.plugins import secret_fields
+from hub.core.policy_input import LIMITS, InvalidPolicy, PolicyProblem, Problem, edit_policy, policy_changes
 from hub.core.secrets import generate_key
 from hub.core.store import Store
 from hub.core.users import Role, hash_password
 from hub.runtime import Runtime, build_hub, build_runtime
+from hub.scaffold.command import plugin as plugin_command
 
 DEMO_INSTANCE = "last100-demo"
 DEMO_PLUGINS = "hub.demo:demo_plugins"
@@ -200,6 +201,10 @@ def plugins(state: _State, as_json: bool) -> None:
         click.echo(f"failed to load {f['name']} ({f['source']}): {f['error']}", err=True)
 
 
+# `last100 plugin new`: write a new adapter distribution (hub/scaffold/).
+main.add_command(plugin_command)
+
+
 def _table(header: list[str], rows: Iterable[list[str]]) -> None:
     rows = [header, *rows]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
@@ -208,15 +213,6 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> None:
 
 
 # -- communities, gates, connections ---------------------------------------------------------
-
-
-def _clock_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> time | None:
-    if value is None:
-        return None
-    try:
-        return time.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a time like 06:30") from None
 
 
 def _timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -256,9 +252,15 @@ def communities_list(state: _State) -> None:
 _POLICY_DEFAULTS = CommunityPolicy()
 
 
+def _limited(flag: str, field: str, default: int) -> Callable[..., Any]:
+    low, high = LIMITS[field]
+    return click.option(flag, type=int, metavar="N", help=f"{low} to {high} [default: {default}]")
+
+
 def _policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The entry-policy options shared by 'communities add' and 'communities set-policy';
-    an option not given keeps the current (or default) value."""
+    an option not given keeps the current (or default) value. They are checked by
+    :func:`hub.core.policy_input.edit_policy`, as the console's policy form is."""
     d = _POLICY_DEFAULTS
     options = [
         click.option(
@@ -267,13 +269,11 @@ def _policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="Plugin name or connection id (repeatable; default: all).",
         ),
-        click.option("--opening", callback=_clock_time, help="Riders may enter from (local time, HH:MM)."),
-        click.option("--closing", callback=_clock_time, help="Riders may enter until (local time, HH:MM)."),
-        click.option("--max-pass-minutes", type=click.IntRange(1, 240), help=f"[default: {d.max_pass_minutes}]"),
-        click.option("--exit-grace-minutes", type=click.IntRange(0, 60), help=f"[default: {d.exit_grace_minutes}]"),
-        click.option(
-            "--max-entries-per-hour", type=click.IntRange(1, 100), help=f"[default: {d.max_entries_per_hour}]"
-        ),
+        click.option("--opening", metavar="HH:MM", help="Riders may enter from (local time, HH:MM)."),
+        click.option("--closing", metavar="HH:MM", help="Riders may enter until (local time, HH:MM)."),
+        _limited("--max-pass-minutes", "max_pass_minutes", d.max_pass_minutes),
+        _limited("--exit-grace-minutes", "exit_grace_minutes", d.exit_grace_minutes),
+        _limited("--max-entries-per-hour", "max_entries_per_hour", d.max_entries_per_hour),
         click.option("--require-order/--no-require-order", default=None, help="[default: require]"),
         click.option(
             "--require-presence/--no-require-presence", default=None, help="Riders must scan the gate's code."
@@ -284,7 +284,7 @@ def _policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--visitor-record/--no-visitor-record", default=None, help="Write entries into the visitor system."
         ),
-        click.option("--retention-days", type=click.IntRange(1, 3650), help=f"[default: {d.retention_days}]"),
+        _limited("--retention-days", "retention_days", d.retention_days),
     ]
     for option in reversed(options):
         command = option(command)
@@ -303,15 +303,31 @@ _POLICY_FIELDS = {
 }
 
 
+def _policy_problem(problem: PolicyProblem) -> str:
+    """One problem of :func:`edit_policy` in the command's words."""
+    option = "--" + problem.field.replace("_", "-")
+    if problem.problem is Problem.NOT_A_TIME:
+        return f"{option}: {problem.value!r} is not a time like 06:30"
+    if problem.problem is Problem.BOTH_OR_NEITHER:
+        return "give both --opening and --closing, or neither"
+    if problem.problem is Problem.OUT_OF_RANGE and problem.limits is not None:
+        low, high = problem.limits
+        return f"{option} must be from {low} to {high}, not {problem.value}"
+    return f"{option} must be a whole number, not {problem.value!r}"
+
+
 def _policy(base: CommunityPolicy, opts: dict[str, Any]) -> CommunityPolicy:
-    if (opts["opening"] is None) != (opts["closing"] is None):
-        raise click.UsageError("give both --opening and --closing, or neither")
-    changes = {field: opts[option] for option, field in _POLICY_FIELDS.items() if opts[option] is not None}
-    if opts["opening"] is not None:
+    changes: dict[str, Any] = {
+        field: opts[option] for option, field in _POLICY_FIELDS.items() if opts[option] is not None
+    }
+    if opts["opening"] is not None or opts["closing"] is not None:
         changes.update(opening=opts["opening"], closing=opts["closing"])
     if opts["allowed"]:
-        changes["allowed_platforms"] = frozenset(opts["allowed"])
-    return dataclasses.replace(base, **changes)
+        changes["allowed_platforms"] = opts["allowed"]
+    try:
+        return edit_policy(base, changes)
+    except InvalidPolicy as exc:
+        raise click.UsageError("; ".join(_policy_problem(p) for p in exc.problems)) from None
 
 
 @communities.command("add")
@@ -338,7 +354,9 @@ def communities_set_policy(state: _State, community_id: str, **opts: Any) -> Non
     community = store.get_community(community_id)
     updated = dataclasses.replace(community, policy=_policy(community.policy, opts))
     store.update_community(updated)
-    store.audit("cli", "community.policy_changed", community_id, {"changed": sorted(k for k, v in opts.items() if v)})
+    store.audit(
+        "cli", "community.policy_changed", community_id, {"changed": policy_changes(community.policy, updated.policy)}
+    )
     click.echo(f"Updated the entry policy of {community_id}")
 
 
@@ -764,65 +782,234 @@ def _job_context(rt: Runtime, progress: Any = None) -> Any:
     return JobContext(rt.hub, rt.store, rt.clock, progress) if progress else JobContext(rt.hub, rt.store, rt.clock)
 
 
+def _utc(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "-"
+
+
+def _lock_message(holder: Any) -> str:
+    """``another scheduler (host:pid, since …) holds the lock for this database``"""
+    who = f" ({holder.describe()})" if holder is not None else ""
+    return f"another scheduler{who} holds the lock for this database"
+
+
 @main.group()
 def jobs() -> None:
     """Scheduled jobs (run by 'last100 scheduler')."""
 
 
+def _last_run(run: Any) -> str:
+    if run is None:
+        return "never run"
+    outcome = f"{_utc(run['started_at'])}, "
+    if run["ended_at"] is None:
+        return outcome + "running"
+    outcome += f"{run['items']} item(s)"
+    if run["errors"]:
+        outcome += f", {run['errors']} error(s)"
+    return outcome + (f", FAILED: {run['error']}" if run["error"] else "")
+
+
+def _run_json(run: Any) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "started_at": run["started_at"].isoformat(),
+        "ended_at": run["ended_at"].isoformat() if run["ended_at"] else None,
+        "items": run["items"],
+        "errors": run["errors"],
+        "error": run["error"],
+    }
+
+
 @jobs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-def jobs_list(state: _State) -> None:
-    """Every job with its schedule and its last run."""
+def jobs_list(state: _State, as_json: bool) -> None:
+    """Every job with its schedule, next run and last run, and the scheduler that holds
+    the database's lock. Next runs come from each job's schedule and its last run, so
+    they show even when no scheduler runs in this process."""
+    from hub.core.scheduler import job_overview
+
     rt = state.runtime()
-    last = rt.store.last_job_runs()
-    rows = []
-    for spec in sorted(rt.hub.jobs(), key=lambda j: j.id):
-        run = last.get(spec.id)
-        schedule = f"{spec.trigger} " + " ".join(f"{k}={v}" for k, v in spec.trigger_args.items())
-        if run is None:
-            outcome = "never run"
-        else:
-            outcome = f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC, {run['items']} item(s)"
-            outcome += f", FAILED: {run['error']}" if run["error"] else ""
-        rows.append([spec.id, schedule, outcome, spec.description])
-    _table(["ID", "SCHEDULE", "LAST RUN", "WHAT"], rows)
+    overview = job_overview(rt.hub.jobs(), rt.store, rt.clock.now())
+    holder = rt.store.scheduler_lock().holder()
+    if as_json:
+        document = {
+            "scheduler": None
+            if holder is None
+            else {"holder": holder.holder, "since": holder.since.isoformat() if holder.since else None},
+            "jobs": [
+                {
+                    "id": job.spec.id,
+                    "schedule": job.schedule,
+                    "description": job.spec.description,
+                    "next_run": job.next_run.isoformat() if job.next_run else None,
+                    "last_run": _run_json(job.last_run),
+                }
+                for job in overview
+            ],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    _table(
+        ["ID", "SCHEDULE", "NEXT RUN (UTC)", "LAST RUN (UTC)", "WHAT"],
+        [
+            [job.spec.id, job.schedule, _utc(job.next_run), _last_run(job.last_run), job.spec.description]
+            for job in overview
+        ],
+    )
+    if holder is None:
+        click.echo("\nNo scheduler holds the lock for this database: jobs run only by hand until 'last100 scheduler'")
+    else:
+        click.echo(f"\nScheduler: {holder.describe()} holds the lock for this database")
+
+
+class _Progress:
+    """A job's progress on stderr as it goes: a bar when both outputs are terminals,
+    else a line ("12/40 orders.reconcile …") at most every ``EVERY_S`` seconds, and
+    always the first and the last."""
+
+    EVERY_S = 0.5
+
+    def __init__(self, job_id: str) -> None:
+        import time
+
+        self.job_id = job_id
+        self.use_bar = sys.stdout.isatty() and sys.stderr.isatty()
+        self._bar: Any = None
+        self._time = time.monotonic
+        self._shown: float | None = None
+
+    def __call__(self, done: int, total: int | None, note: str) -> None:
+        if self.use_bar and total:
+            if self._bar is None or self._bar.length != total:
+                self.close()
+                self._bar = click.progressbar(length=total, label=self.job_id, file=sys.stderr, show_pos=True)
+                self._bar.__enter__()
+            self._bar.update(done - self._bar.pos)
+            return
+        now = self._time()
+        last = total is not None and done >= total
+        if self._shown is not None and not last and now - self._shown < self.EVERY_S:
+            return
+        self._shown = now
+        count = f"{done}/{total}" if total is not None else str(done)
+        click.echo(f"{count} {self.job_id} {note}".rstrip(), err=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
 @jobs.command("run")
 @click.argument("job_id")
 @pass_state
 def jobs_run(state: _State, job_id: str) -> None:
-    """Run one job now, showing its progress."""
+    """Run one job now, showing its progress on stderr; the exit status is 1 when it
+    fails. The run is recorded like a scheduled one."""
     from hub.core.scheduler import run_job
 
     rt = state.runtime()
     specs = {spec.id: spec for spec in rt.hub.jobs()}
     if job_id not in specs:
         raise click.ClickException(f"no job {job_id!r}; known jobs: {', '.join(sorted(specs)) or 'none'}")
-
-    def progress(done: int, total: int | None, note: str) -> None:
-        click.echo(f"  {done}/{total if total is not None else '?'} {note}")
-
-    click.echo(f"Running {job_id} ...")
-    result = run_job(specs[job_id], _job_context(rt, progress))
+    progress = _Progress(job_id)
+    click.echo(f"Running {job_id} ...", err=True)
+    try:
+        result = run_job(specs[job_id], _job_context(rt, progress))
+    finally:
+        progress.close()
     if not result.ok:
-        raise click.ClickException(f"{job_id} failed: {result.error}")
-    click.echo(f"{job_id}: {result.items} item(s)")
+        raise click.ClickException(f"{job_id} failed after {result.duration_s:.1f} s: {result.error}")
+    click.echo(f"{job_id}: {result.items} item(s) in {result.duration_s:.1f} s")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Any) -> Any:
+    """SIGTERM and SIGINT (Ctrl+C) set ``stop`` instead of interrupting (in the main
+    thread; elsewhere signals cannot be handled and nothing changes)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for quiet in ("apscheduler", "alembic"):  # the hub logs each run itself
+        logging.getLogger(quiet).setLevel(logging.WARNING)
 
 
 @main.command()
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="When another scheduler holds the database's lock, exit with status 1 instead of standing by.",
+)
+@click.option(
+    "--retry",
+    "retry_s",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between attempts to take the lock while standing by.",
+)
 @pass_state
-def scheduler(state: _State) -> None:
-    """Run the scheduled jobs, in this process, until stopped (one per deployment)."""
-    from hub.core.scheduler import build_scheduler
+def scheduler(state: _State, no_wait: bool, retry_s: float) -> None:
+    """Run the scheduled jobs in this process until SIGTERM or Ctrl+C.
 
+    Only one scheduler runs per database: it holds a lock in the database (an advisory
+    lock on PostgreSQL, a lease row on SQLite), and a second one stands by until the
+    first stops. Each run is logged on stderr and recorded."""
+    import threading
+
+    from hub.core.scheduler import LockedScheduler, wait_for_lock
+
+    _log_to_stderr()
     rt = state.runtime()
+    if rt.store.current_revision() is None:
+        raise click.ClickException("the database is not migrated: run 'last100 db upgrade'")
     specs = rt.hub.jobs()
-    click.echo(f"Scheduling {len(specs)} job(s): {', '.join(sorted(s.id for s in specs))} (Ctrl+C to stop)")
-    try:
-        build_scheduler(specs, _job_context(rt), blocking=True).start()
-    except (KeyboardInterrupt, SystemExit):
-        click.echo("Scheduler stopped")
+    lock = rt.store.scheduler_lock()
+    if no_wait and not lock.try_acquire():
+        raise click.ClickException(_lock_message(lock.holder()))
+
+    def standing_by(holder: Any) -> None:
+        click.echo(f"{_lock_message(holder)}; standing by (trying again every {retry_s:g} s)")
+
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        if not wait_for_lock(lock, stop, retry_s=retry_s, standing_by=standing_by):
+            click.echo("Stopped while standing by")
+            return
+        service = LockedScheduler(specs, _job_context(rt), lock, on_lost=stop.set)
+        service.start()
+        try:
+            click.echo(
+                f"Holding the scheduler lock of {rt.store.url} as {lock.holder_name}; "
+                f"scheduling {len(specs)} job(s): {', '.join(sorted(s.id for s in specs))} (Ctrl+C to stop)"
+            )
+            while not stop.wait(1.0):
+                pass
+        finally:
+            service.stop()  # lets running jobs end, then releases the lock
+    if service.lost.is_set():
+        raise click.ClickException(
+            "lost the scheduler lock (the database was unreachable, or another scheduler took over): "
+            "stopped running jobs"
+        )
+    click.echo("Scheduler stopped; lock released")
 
 
 # -- serving -------------------------------------------------------------------------------
@@ -866,9 +1053,8 @@ def demo(ctx: click.Context, port: int) -> None:
     """Run the hub with SQLite, the adapters' simulators and a seeded community on
     localhost."""
     from hub import demo as demo_data
-    from hub.core.scheduler import build_scheduler
+    from hub.core.scheduler import LockedScheduler
     from hub.web import create_app
-    from hub.web.context import SCHEDULER_EXTENSION
 
     state: _State = ctx.obj
     if state.instance is None:
@@ -890,21 +1076,30 @@ def demo(ctx: click.Context, port: int) -> None:
     simulators = _step(
         f"Starting {len(specs)} simulator(s)", lambda: demo_data.start_simulators(specs, hub_url, port + 1)
     )
-    jobs = build_scheduler(rt.hub.jobs(), _job_context(rt), blocking=False)
+    # The demo runs the scheduled jobs in its own process, holding the scheduler lock
+    # like 'last100 scheduler' (which may hold it instead, for the demo's database).
+    lock = rt.store.scheduler_lock()
+    jobs = LockedScheduler(
+        rt.hub.jobs(),
+        _job_context(rt),
+        lock,
+        on_lost=lambda: click.echo("Lost the scheduler lock: the demo runs no more scheduled jobs", err=True),
+    )
     try:
         if _step("Seeding the demo community", lambda: demo_data.seed(rt.store, rt.hub, simulators)) is False:
             click.echo("The demo community was already there; connections now point at this run's simulators")
         password = demo_data.seed_admin(rt.store)
         if password:
             click.echo(f"Console login (shown once): {demo_data.DEMO_ADMIN} / {password}")
-        jobs.start()  # the demo runs the scheduled jobs in its own process
+        if lock.try_acquire():
+            jobs.start()
+            click.echo("Running the scheduled jobs in this process")
+        else:
+            click.echo(f"{_lock_message(lock.holder())}: the demo runs without scheduled jobs")
         _demo_guide(rt, hub_url, simulators)
-        app = create_app(runtime=rt)
-        app.extensions[SCHEDULER_EXTENSION] = jobs  # the console shows each job's next run
-        _serve(app, "127.0.0.1", port, config.threads)
+        _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
     finally:
-        if jobs.running:
-            jobs.shutdown(wait=False)
+        jobs.stop()  # lets a running job end before the lock is released
         for simulator in simulators:
             simulator.stop()
 

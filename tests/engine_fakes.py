@@ -122,6 +122,15 @@ class FakePlatform:
         return self._upstream("hub_active_orders", orders)
 
     @hookimpl
+    def hub_get_order(self, order_ref: str) -> Order | None:
+        """The order with this ref among every rider's orders; ``None`` when unknown."""
+
+        def find() -> Order | None:
+            return next((o for orders in self.orders.values() for o in orders if o.ref == order_ref), None)
+
+        return self._upstream("hub_get_order", find)
+
+    @hookimpl
     def hub_parse_push(self, request: PushRequest) -> list[PushEvent]:
         if self.push_parser is None:
             raise PushRejected("this platform sends no pushes", 400)

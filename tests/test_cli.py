@@ -286,6 +286,16 @@ def test_demo_serves_the_seeded_community_on_localhost(running_demo):
     assert "Sunny Garden" in page.text
 
 
+def test_demo_runs_the_scheduled_jobs_holding_the_scheduler_lock(running_demo):
+    instance, _port, env, printed = running_demo
+    assert "Running the scheduled jobs in this process" in printed
+    listed = json.loads(_demo_cli(instance, env, "jobs", "list", "--json").stdout)
+    assert listed["scheduler"] is not None and listed["jobs"]
+    second = _demo_cli(instance, env, "scheduler", "--no-wait")
+    assert second.returncode == 1
+    assert f"another scheduler ({listed['scheduler']['holder']}, since " in second.stderr
+
+
 def test_demo_instance_matches_the_shipped_demo_config(running_demo):
     instance, _port, _env, _printed = running_demo
     shipped = tomllib.loads((ROOT / "config" / "demo.toml").read_text())

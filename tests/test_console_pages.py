@@ -13,12 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hub.core.jobs import JobContext
 from hub.core.model import Decision, Reason
 from hub.core.outbox import OutboxItem, enqueue
 from hub.core.plugins import LoadFailure
-from hub.core.scheduler import build_scheduler
-from hub.web.context import SCHEDULER_EXTENSION
 from tests.console_world import build_console_world, csrf_of
 from tests.engine_fakes import request
 from tests.storage.builders import make_entry, save
@@ -340,30 +337,34 @@ def _dead_items(store):
         store.settle_outbox(item.id, error=f"HTTP 500 from {item.connection_id}")
 
 
-def test_the_jobs_page_lists_jobs_with_schedule_and_history(rw, sign_in, store):
+def test_the_jobs_page_lists_jobs_with_schedule_history_and_next_run(rw, sign_in, store):
     run = store.start_job_run("outbox.deliver")
     store.finish_job_run(run, items=4)
+    started = store.clock.now()
 
     html = page(sign_in("operator"), "/admin/jobs")
 
     assert "outbox.deliver" in listed(html, "data-job")
     assert "interval seconds=15" in html
     assert listed(html, "data-run") == [str(run)]
-    assert "run by last100 scheduler" in html
+    # The next run comes from the schedule and the last run, as in 'last100 jobs list',
+    # though no scheduler runs in this process.
+    [next_run] = re.findall(r'id="job-outbox.deliver".*?data-next-run="([^"]*)"', html, re.S)
+    assert next_run == (started + timedelta(seconds=15)).isoformat()
+    assert listed(html, "data-scheduler") == [] and "No scheduler holds the lock" in html
 
 
-def test_the_jobs_page_shows_next_runs_when_this_process_schedules(rw, sign_in):
-    world = rw.world
-    scheduler = build_scheduler(world.hub.jobs(), JobContext(world.hub, world.store, world.clock), blocking=False)
-    scheduler.start(paused=True)
-    rw.app.extensions[SCHEDULER_EXTENSION] = scheduler
+def test_the_jobs_page_names_the_scheduler_holding_the_lock(rw, sign_in, store):
+    lock = store.scheduler_lock(holder="sched-host:4242")
+    assert lock.try_acquire()
     try:
         html = page(sign_in("operator"), "/admin/jobs")
     finally:
-        scheduler.shutdown(wait=False)
+        lock.release()
 
-    assert "run by last100 scheduler" not in html and "paused" not in html
-    assert re.search(r"<td>\s*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s*</td>", html)  # the next run
+    assert listed(html, "data-scheduler") == ["sched-host:4242"]
+    assert "Scheduler: sched-host:4242, running since" in html
+    assert "No scheduler holds the lock" in page(sign_in("operator"), "/admin/jobs")
 
 
 def test_the_outbox_counts_and_dead_items_are_shown_scoped_for_managers(rw, sign_in, store):

@@ -30,7 +30,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     String,
     Text,
@@ -328,6 +327,10 @@ class PassRow(Base):
     valid_until: Mapped[datetime] = mapped_column(index=True)
     device_ref: Mapped[str]
     revoked_at: Mapped[datetime | None]
+    #: Unconfirmed attempts to take the pass back at its device, and the latest error
+    #: (the expiry job retries until the device confirms or the attempts run out).
+    revoke_attempts: Mapped[int] = mapped_column(server_default="0")
+    revoke_error: Mapped[str | None] = mapped_column(Text)
 
     entry: Mapped[EntryRow] = relationship(back_populates="access_pass")
 
@@ -428,6 +431,76 @@ class JobRunRow(Base):
 
 
 # ---------------------------------------------------------------------------
+# What the scheduled syncs remember between runs
+# ---------------------------------------------------------------------------
+
+
+class SchedulerLockRow(Base):
+    """The lease of the one scheduler a database may have at a time (on SQLite; on
+    PostgreSQL an advisory lock is the lock, and the row only says who holds it).
+    ``holder`` names the process (see :mod:`hub.core.scheduler_lock`)."""
+
+    __tablename__ = "scheduler_locks"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    holder: Mapped[str]
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class SyncCursorRow(Base):
+    """How far a sync has read an external system (e.g. a gate's door events: the time
+    of the last event read), so the next run goes on from there."""
+
+    __tablename__ = "sync_cursors"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str]
+    updated_at: Mapped[datetime]
+
+
+class CommunityProfileRow(Base):
+    """The digest of a community's published profile and its version, which grows
+    whenever the digest changes."""
+
+    __tablename__ = "community_profiles"
+
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    changed_at: Mapped[datetime]
+
+
+class CommunityPublicationRow(Base):
+    """The latest attempt to publish a community's profile to one platform connection:
+    the version it accepted last (``published_*``) and the latest error, if any."""
+
+    __tablename__ = "community_publications"
+
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    published_version: Mapped[int | None]
+    published_digest: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime | None]
+    attempted_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConnectionHealthRow(Base):
+    """A connection's latest health check (``hub_check_connection``) and the circuit
+    state the checking process saw."""
+
+    __tablename__ = "connection_health"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    ok: Mapped[bool]
+    message: Mapped[str] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    circuit: Mapped[str]
+    checked_at: Mapped[datetime]
+
+
+# ---------------------------------------------------------------------------
 # Console users, API keys and feedback
 # ---------------------------------------------------------------------------
 
@@ -503,15 +576,60 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+#: The values of feedback's enumerated columns (as :mod:`hub.core.model` names them).
+FEEDBACK_SOURCES = ("rider", "resident", "platform", "property", "guard")
+FEEDBACK_CATEGORIES = ("access", "route", "parking", "safety", "conduct", "other")
+FEEDBACK_STATUSES = ("open", "in_progress", "resolved", "closed")
+
+
 class FeedbackRow(Base):
+    """A report from a rider, resident, platform, property company or guard.
+    ``contact`` is the reporter's name or phone as given (personal data; empty when
+    none). A platform's report carries its ``connection_id`` and its own id,
+    ``external_ref``, unique per connection: what makes re-sending it idempotent."""
+
     __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_ref"),
+        Index("ix_feedback_community_id_created_at", "community_id", "created_at"),
+        Index("ix_feedback_created_at", "created_at"),
+        CheckConstraint(f"source {_in(*FEEDBACK_SOURCES)}", name="source"),
+        CheckConstraint(f"category {_in(*FEEDBACK_CATEGORIES)}", name="category"),
+        CheckConstraint(f"status {_in(*FEEDBACK_STATUSES)}", name="status"),
+        CheckConstraint("external_ref IS NULL OR connection_id IS NOT NULL", name="external_ref"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    entry_id: Mapped[str | None] = mapped_column(ForeignKey("entries.id", ondelete="SET NULL"))
-    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), index=True)
-    rating: Mapped[int | None] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"))
+    gate_id: Mapped[str | None] = mapped_column(ForeignKey("gates.id", ondelete="SET NULL"))
+    source: Mapped[str]
+    category: Mapped[str]
+    body: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str] = mapped_column(Text)
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("connections.id"))
+    external_ref: Mapped[str | None]
+    status: Mapped[str]
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    responses: Mapped[list[FeedbackResponseRow]] = relationship(
+        order_by=lambda: (FeedbackResponseRow.created_at, FeedbackResponseRow.id),
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class FeedbackResponseRow(Base):
+    """An answer to a report; ``author`` is the audit log's actor (``user:anna``)."""
+
+    __tablename__ = "feedback_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str]
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    shared_with_reporter: Mapped[bool]
 
 
 # ---------------------------------------------------------------------------

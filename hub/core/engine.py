@@ -67,9 +67,10 @@ from hub.core.model import (
 )
 from hub.core.outbox import OutboxItem
 from hub.core.plugins import Hub
+from hub.core.revocation import revoke_pass
 from hub.core.store import Store
 from hub.core.tokens import PRESENCE_STEP_S, PresenceCodes
-from hub.core.trace import AuditAction, current_trace, tracing
+from hub.core.trace import current_trace, tracing
 
 log = logging.getLogger(__name__)
 
@@ -258,8 +259,9 @@ class EntryEngine:
         The exit time is kept from the first call; the pass ends now in the hub's eyes
         whatever the device says. The gate's device is asked to revoke the pass (bounded
         by its connection's timeout); only its confirmation marks the pass revoked, and
-        a failure is audited and left to the expiry job. A call after a failed
-        revocation tries the device again. A guard's pass (no device) is revoked at once.
+        a failure is audited, counted on the pass and left to the expiry job (see
+        :mod:`hub.core.revocation`). A call after a failed revocation tries the device
+        again. A guard's pass (no device) is revoked at once.
 
         :raises NotFound: no entry has this id.
         """
@@ -268,21 +270,17 @@ class EntryEngine:
         if grant is None or entry.pass_revoked_at is not None:
             return entry
         gate = self.store.get_gate(entry.gate_id)
-        if gate.access_connection_id is None:
-            action = AuditAction("pass.revoked", "", grant.grant_id, {"kind": grant.kind.value, "device": False})
-            self.store.record_pass_revocation(entry.id, confirmed=True, actions=[action], actor=actor)
-            return self.store.get_entry(entry.id)
-        device = self.store.get_connection(gate.access_connection_id)
-        problems: list[Problem] = []
-        with tracing() as trace:
-            call = functools.partial(self.hub.revoke_access, device, gate, grant)
-            confirmed = bool(self._bounded(device, "hub_revoke_access", call, problems))
-        actions = list(trace.actions)
-        if not confirmed and not any(a.action.startswith("access.revoked") for a in actions):
-            # Timed out (the audit wrapper has not recorded the call yet) or refused early.
-            detail = problems[0].message if problems else "the device did not confirm"
-            actions.append(AuditAction("access.revoked.failed", device.id, grant.grant_id, {"error": detail}))
-        self.store.record_pass_revocation(entry.id, confirmed=confirmed, actions=actions, actor=actor)
+        device = self.store.get_connection(gate.access_connection_id) if gate.access_connection_id else None
+        revoke_pass(
+            self.hub,
+            self.store,
+            entry_id=entry.id,
+            grant=grant,
+            gate=gate,
+            device=device,
+            actor=actor,
+            run=self._bounded,
+        )
         return self.store.get_entry(entry.id)
 
     def _replay(self, key: str, fingerprint: str) -> Entry | None:

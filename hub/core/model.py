@@ -588,3 +588,74 @@ class Entry:
     exited_at: datetime | None = None
     #: When the gate's device confirmed the pass was taken back (``None``: not yet).
     pass_revoked_at: datetime | None = None
+    #: When the gate's device saw the rider go in (a door event; ``None``: not seen).
+    entered_at: datetime | None = None
+
+
+# ---------------------------------------------------------------------------
+# Feedback
+# ---------------------------------------------------------------------------
+
+
+class FeedbackSource(enum.StrEnum):
+    """Who reported: a rider (the rider page), a resident, a platform (the API), the
+    property company, a guard."""
+
+    RIDER = "rider"
+    RESIDENT = "resident"
+    PLATFORM = "platform"
+    PROPERTY = "property"
+    GUARD = "guard"
+
+
+class FeedbackCategory(enum.StrEnum):
+    ACCESS = "access"  # getting in or out
+    ROUTE = "route"  # finding the way, signs, the map
+    PARKING = "parking"  # where e-bikes stand
+    SAFETY = "safety"
+    CONDUCT = "conduct"  # how someone behaved
+    OTHER = "other"
+
+
+class FeedbackStatus(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class FeedbackResponse:
+    """An answer to a report. ``author`` is the audit log's actor (``user:anna``);
+    ``shared_with_reporter`` answers are what the reporting platform reads back."""
+
+    id: int
+    feedback_id: int
+    author: str
+    body: str
+    created_at: datetime
+    shared_with_reporter: bool = False
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A report about a community, with its answers (oldest first).
+
+    The reporter's contact is personal data: only its masked form is here
+    (``masked_contact``, empty when none was given); ``Store.feedback_contact`` reads it
+    whole. ``connection_id`` and ``external_ref`` name a report a platform forwarded.
+    """
+
+    id: int
+    community_id: str
+    source: FeedbackSource
+    category: FeedbackCategory
+    body: str
+    status: FeedbackStatus
+    created_at: datetime
+    updated_at: datetime
+    masked_contact: str = ""
+    gate_id: str | None = None
+    connection_id: str | None = None
+    external_ref: str | None = None
+    responses: tuple[FeedbackResponse, ...] = ()

@@ -20,6 +20,7 @@ from hub.core.db import (
     BuildingRow,
     CommunityRow,
     EntryRow,
+    FeedbackRow,
     GateRow,
     HookCallRow,
     LockerAllocationRow,
@@ -27,6 +28,7 @@ from hub.core.db import (
     PassRow,
     ZoneRow,
 )
+from hub.core.masking import mask_contact
 from hub.core.model import (
     AccessGrant,
     Building,
@@ -34,6 +36,11 @@ from hub.core.model import (
     CommunityPolicy,
     Decision,
     Entry,
+    Feedback,
+    FeedbackCategory,
+    FeedbackResponse,
+    FeedbackSource,
+    FeedbackStatus,
     Gate,
     HookCall,
     LockerAllocation,
@@ -200,6 +207,7 @@ def entry_model(row: EntryRow) -> Entry:
         ),
         exited_at=row.exited_at,
         pass_revoked_at=grant.revoked_at if grant is not None else None,
+        entered_at=row.entered_at,
     )
 
 
@@ -228,4 +236,26 @@ def api_key_model(row: ApiKeyRow) -> ApiKey:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+    )
+
+
+def feedback_model(row: FeedbackRow) -> Feedback:
+    """A report with its answers; the reporter's contact masked (personal data)."""
+    return Feedback(
+        id=row.id,
+        community_id=row.community_id,
+        source=FeedbackSource(row.source),
+        category=FeedbackCategory(row.category),
+        body=row.body,
+        status=FeedbackStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        masked_contact=mask_contact(row.contact) if row.contact else "",
+        gate_id=row.gate_id,
+        connection_id=row.connection_id,
+        external_ref=row.external_ref,
+        responses=tuple(
+            FeedbackResponse(r.id, r.feedback_id, r.author, r.body, r.created_at, r.shared_with_reporter)
+            for r in row.responses
+        ),
     )

@@ -1,30 +1,46 @@
-"""Scheduled jobs on APScheduler 3: one scheduler per deployment (``last100 scheduler``)
-or inside the demo's process; web workers never run jobs.
+"""Scheduled jobs on APScheduler 3: one scheduler per database (``last100 scheduler``,
+or inside the demo's process); web workers never run jobs.
 
 Jobs come from ``hub_jobs()``. Each gets its fixed id, ``coalesce`` (missed runs are
 run once, not once per miss), ``max_instances=1`` (a slow run is never overlapped by the
 next) and a misfire grace time; every run is recorded (start, end, items, error).
+
+A scheduler runs jobs only while it holds the database's scheduler lock
+(:mod:`hub.core.scheduler_lock`): :func:`wait_for_lock` stands by until it is free and
+:class:`LockedScheduler` runs the jobs while it is held. :func:`job_overview` is what the
+CLI and the console show of every job: its schedule, next run and last run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.base import BaseScheduler, SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import OperationalError
 
 from hub.core.errors import describe_error
 from hub.core.jobs import JobContext
 from hub.core.model import JobSpec
+from hub.core.scheduler_lock import LockHolder, SchedulerLock
+from hub.core.store import Store
 
 log = logging.getLogger(__name__)
 
 #: A run that could not start on time still starts if it is at most this late.
 MISFIRE_GRACE_S = 60
+#: How often a scheduler standing by tries to take the lock.
+STANDBY_RETRY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class JobResult:
     job_id: str
     items: int
     error: str | None = None
+    duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -42,32 +59,176 @@ def run_job(spec: JobSpec, context: JobContext) -> JobResult:
     """Run one job now and record the run; a failure is recorded, logged and returned,
     never raised (the scheduler keeps going)."""
     run_id = context.store.start_job_run(spec.id)
+    started = context.clock.monotonic()
     try:
         items = int(spec.func(context) or 0)
     except Exception as exc:
         error = describe_error(exc)
-        log.exception("job %s failed", spec.id)
+        took = context.clock.monotonic() - started
+        log.exception("job %s failed after %.1f s", spec.id, took)
         context.store.finish_job_run(run_id, errors=1, error=error)
-        return JobResult(spec.id, 0, error)
+        return JobResult(spec.id, 0, error, took)
     context.store.finish_job_run(run_id, items=items)
-    return JobResult(spec.id, items)
+    took = context.clock.monotonic() - started
+    log.info("job %s: %d item(s) in %.1f s", spec.id, items, took)
+    return JobResult(spec.id, items, None, took)
 
 
-def build_scheduler(specs: Sequence[JobSpec], context: JobContext, *, blocking: bool) -> BaseScheduler:
+# -- schedules -------------------------------------------------------------------------
+
+
+def make_trigger(spec: JobSpec) -> BaseTrigger:
+    """The job's APScheduler trigger, in UTC: the one the scheduler uses, and the one
+    next runs are computed from.
+
+    :raises ValueError: ``spec.trigger`` names no APScheduler trigger.
+    """
+    found = entry_points(group="apscheduler.triggers", name=spec.trigger)
+    if not found:
+        raise ValueError(f"job {spec.id!r}: no APScheduler trigger called {spec.trigger!r}")
+    trigger_class = next(iter(found)).load()
+    return trigger_class(**{"timezone": UTC, **spec.trigger_args})
+
+
+def describe_schedule(spec: JobSpec) -> str:
+    """The job's trigger as it is written: ``interval seconds=15``."""
+    return " ".join([spec.trigger, *(f"{k}={v}" for k, v in spec.trigger_args.items())])
+
+
+def next_run(spec: JobSpec, now: datetime, last_started: datetime | None = None) -> datetime | None:
+    """When a scheduler runs the job next, computed from its trigger (no scheduler need
+    run in this process): the trigger's next time after the last run, or, when the job
+    never ran or that time has passed (no scheduler ran it), as a scheduler started now
+    would run it. ``None``: the trigger fires no more."""
+    trigger = make_trigger(spec)
+    if last_started is not None:
+        at = trigger.get_next_fire_time(last_started, now)
+        if at is None or at > now:
+            return at
+    if isinstance(trigger, IntervalTrigger) and "start_date" not in spec.trigger_args:
+        return now + trigger.interval  # a scheduler started now waits one interval
+    return trigger.get_next_fire_time(None, now)
+
+
+@dataclass(frozen=True)
+class JobOverview:
+    """One job as the CLI and the console list it."""
+
+    spec: JobSpec
+    schedule: str
+    next_run: datetime | None
+    #: The latest run (as :meth:`Store.last_job_runs` gives it); ``None``: never ran.
+    last_run: Mapping[str, Any] | None
+
+
+def job_overview(specs: Sequence[JobSpec], store: Store, now: datetime) -> list[JobOverview]:
+    """Every job, by id, with its schedule, next run and last run."""
+    last = store.last_job_runs()
+    overview = []
+    for spec in sorted(specs, key=lambda s: s.id):
+        run = last.get(spec.id)
+        started = run["started_at"] if run else None
+        overview.append(JobOverview(spec, describe_schedule(spec), next_run(spec, now, started), run))
+    return overview
+
+
+# -- the scheduler ------------------------------------------------------------------------
+
+
+def _run_while_held(spec: JobSpec, context: JobContext, lock: SchedulerLock) -> JobResult | None:
+    if not lock.still_held():
+        log.warning("job %s not run: this scheduler no longer holds the lock", spec.id)
+        return None
+    return run_job(spec, context)
+
+
+def build_scheduler(
+    specs: Sequence[JobSpec], context: JobContext, *, blocking: bool, lock: SchedulerLock | None = None
+) -> BaseScheduler:
     """A scheduler with every job; ``blocking`` for its own process, else it runs in
-    background threads of the current one."""
+    background threads of the current one. With a ``lock``, a run starts only while the
+    lock is still held."""
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
     for spec in specs:
         scheduler.add_job(
-            run_job,
-            trigger=spec.trigger,
-            args=(spec, context),
+            run_job if lock is None else _run_while_held,
+            trigger=make_trigger(spec),
+            args=(spec, context) if lock is None else (spec, context, lock),
             id=spec.id,
             name=spec.description or spec.id,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=MISFIRE_GRACE_S,
             replace_existing=True,
-            **spec.trigger_args,
         )
     return scheduler
+
+
+def wait_for_lock(
+    lock: SchedulerLock,
+    stop: threading.Event,
+    *,
+    retry_s: float = STANDBY_RETRY_S,
+    standing_by: Callable[[LockHolder | None], None] = lambda holder: None,
+) -> bool:
+    """Take the lock, standing by while another scheduler holds it: ``True`` once it is
+    held, ``False`` when ``stop`` is set first. ``standing_by`` hears of the holder at
+    the first failed attempt and whenever the holder changes; a database that cannot be
+    reached is logged and tried again."""
+    told: object = standing_by  # anything that is no holder
+    while not stop.is_set():
+        try:
+            if lock.try_acquire():
+                return True
+            holder = lock.holder()
+        except OperationalError as exc:
+            log.warning("cannot reach the database to take the scheduler lock: %s", type(exc).__name__)
+        else:
+            if holder != told:
+                standing_by(holder)
+                told = holder
+        stop.wait(retry_s)
+    return False
+
+
+class LockedScheduler:
+    """The jobs, run in background threads of this process while it holds the scheduler
+    lock: the lock is renewed while they run, and when it is lost no run starts any more
+    (the scheduler shuts down and ``on_lost`` is called, from the renewing thread)."""
+
+    def __init__(
+        self,
+        specs: Sequence[JobSpec],
+        context: JobContext,
+        lock: SchedulerLock,
+        *,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
+        self.lock = lock
+        self.lost = threading.Event()
+        self.scheduler = build_scheduler(specs, context, blocking=False, lock=lock)
+        self._on_lost = on_lost
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running
+
+    def start(self) -> None:
+        """Start running the jobs; the lock must be held (see :func:`wait_for_lock`)."""
+        if not self.lock.held:
+            raise RuntimeError("take the scheduler lock before starting the scheduler")
+        self.scheduler.start()
+        self.lock.keep(self._lost)
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop scheduling, let running jobs end (``wait``), then release the lock."""
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=wait)
+        self.lock.release()
+
+    def _lost(self) -> None:
+        self.lost.set()
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
+        if self._on_lost is not None:
+            self._on_lost()

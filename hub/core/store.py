@@ -15,15 +15,16 @@ unknown role); :class:`~hub.core.secrets.SecretsError` when secrets cannot be de
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
-from hub.core import audit, migrations, rows
+from hub.core import audit, doors, migrations, rows
 from hub.core import outbox as outbox_queue
 from hub.core.apikeys import ALL, ApiKey
 from hub.core.clock import Clock
@@ -34,19 +35,26 @@ from hub.core.db import (
     ApiKeyRow,
     AuditRow,
     CommunityConnectionRow,
+    CommunityProfileRow,
+    CommunityPublicationRow,
     CommunityRow,
+    ConnectionHealthRow,
     ConnectionRow,
     ConsoleSessionRow,
     EntryRow,
+    FeedbackResponseRow,
+    FeedbackRow,
     GateRow,
     HookCallRow,
     JobRunRow,
+    LockerAllocationRow,
     OrderRow,
     OutboxRow,
     PassRow,
     PushEventRow,
     RiderRow,
     SingleUseCodeRow,
+    SyncCursorRow,
     UserCommunityRow,
     UserGateRow,
     UserRow,
@@ -54,13 +62,22 @@ from hub.core.db import (
     insert_for,
     make_engine,
 )
+from hub.core.doors import DoorEventsResult
 from hub.core.errors import Conflict, NotFound
+from hub.core.health import ConnectionHealth
 from hub.core.model import (
+    AccessEvent,
+    AccessGrant,
     Community,
     Connection,
     Decision,
     Entry,
+    Feedback,
+    FeedbackCategory,
+    FeedbackSource,
+    FeedbackStatus,
     Gate,
+    Health,
     Order,
     OrderStatus,
     PushEvent,
@@ -70,7 +87,22 @@ from hub.core.model import (
     Zone,
 )
 from hub.core.outbox import DeadItem, LeasedItem, OutboxItem
-from hub.core.reports import FAILED_OUTCOMES, CallSummary, EntryFact, PendingCheck
+from hub.core.publishing import ProfileVersion, Publication
+from hub.core.reports import (
+    FAILED_OUTCOMES,
+    PERCENTILES,
+    CallSummary,
+    EntryFact,
+    MonthGroup,
+    MonthlyFacts,
+    PendingCheck,
+    RankedTimes,
+    local_month,
+    month_key,
+    months_between,
+)
+from hub.core.revocation import ATTEMPT_ACTIONS, MAX_ATTEMPTS, ExpiredPass, UnrevokedPass, retry_after
+from hub.core.scheduler_lock import SchedulerLock
 from hub.core.secrets import SecretBox
 from hub.core.trace import AuditAction
 from hub.core.users import ConsoleSession, LoginRecord, Role, UserAccount
@@ -143,6 +175,11 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or after forking)."""
         self._engine.dispose()
+
+    def scheduler_lock(self, **options: Any) -> SchedulerLock:
+        """The lock that lets one scheduler at a time run jobs on this database (see
+        :mod:`hub.core.scheduler_lock`; ``options`` are its keyword arguments)."""
+        return SchedulerLock(self._engine, self.clock, **options)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Session]:
@@ -219,6 +256,36 @@ class Store:
             )
             return [rows.zone_model(row) for row in found]
 
+    def get_zone(self, community_id: str, zone_id: str) -> Zone:
+        """One marked area of a community.
+
+        :raises NotFound: no zone has this id in this community.
+        """
+        with self._reading() as s:
+            return rows.zone_model(_require_zone(s, community_id, zone_id))
+
+    def update_zone(self, community_id: str, zone: Zone) -> Zone:
+        """Replace the kind, name, points and notes of a community's zone (found by
+        ``zone.id``).
+
+        :raises NotFound: no zone has this id in this community.
+        """
+        with self.transaction() as s:
+            row = _require_zone(s, community_id, zone.id)
+            row.kind = zone.kind
+            row.name = zone.name
+            row.points = [list(point) for point in zone.points]
+            row.notes = zone.notes
+        return zone
+
+    def remove_zone(self, community_id: str, zone_id: str) -> None:
+        """Remove a community's zone.
+
+        :raises NotFound: no zone has this id in this community.
+        """
+        with self.transaction() as s:
+            s.delete(_require_zone(s, community_id, zone_id))
+
     def add_gate(self, gate: Gate) -> Gate:
         """Store a gate.
 
@@ -244,6 +311,32 @@ class Store:
                     access_connection_id=gate.access_connection_id,
                 )
             )
+        return gate
+
+    def update_gate(self, gate: Gate) -> Gate:
+        """Replace a gate's name, code, door number and access connection. A gate stays
+        in its community: it is found by ``gate.id`` among ``gate.community_id``'s gates.
+
+        :raises NotFound: no gate has this id in this community, or unknown access
+            connection.
+        :raises Conflict: another gate uses the code.
+        """
+        message = f"gate code {gate.code!r} is already used by another gate"
+        with _conflict_on_integrity(message), self.transaction() as s:
+            row = _one(
+                s,
+                select(GateRow).where(GateRow.id == gate.id, GateRow.community_id == gate.community_id),
+                f"gate {gate.id!r} not found in community {gate.community_id!r}",
+            )
+            if gate.access_connection_id is not None:
+                _require(s, ConnectionRow, gate.access_connection_id, "access connection")
+            clash = s.scalar(select(GateRow.id).where(GateRow.code == gate.code, GateRow.id != gate.id))
+            if clash is not None:
+                raise Conflict(f"gate code {gate.code!r} is already used by gate {clash!r}")
+            row.name = gate.name
+            row.code = gate.code
+            row.door_no = gate.door_no
+            row.access_connection_id = gate.access_connection_id
         return gate
 
     def get_gate(self, gate_id: str) -> Gate:
@@ -443,24 +536,17 @@ class Store:
         shortens the live passes of the entries it let in to the community's exit grace
         from the delivery, unless the entry still has another unfinished order. One
         audit record ``push.applied`` lists the event ids; each shortened pass gets
-        ``pass.shortened``.
+        ``pass.shortened``. A door event sets its entry's entry or exit time, as
+        :meth:`record_door_events` does.
         """
         now = self.clock.now()
         with self.transaction() as s:
             fresh = [e for e in events if self.record_push_event(connection_id, e.event_id, session=s)]
             orders = [e.order for e in fresh if e.order is not None]
-            _upsert_orders(s, connection_id, orders, "push", now, confirm=True)
-            records = [
-                audit.AuditRecord(
-                    actor,
-                    "pass.shortened",
-                    pass_id,
-                    {"connection": connection_id, "order": order.ref, "valid_until": until.isoformat()},
-                )
-                for order in orders
-                if order.status.final
-                for pass_id, until in _shorten_passes(s, connection_id, order, now)
-            ]
+            records = _record_orders(s, connection_id, orders, "push", now, actor)
+            # Door events take the same path as those the doors.events job reads.
+            door_events = [e.access_event for e in fresh if e.access_event is not None]
+            records += _apply_door_events(s, connection_id, door_events, actor, now)[1]
             if fresh:
                 applied = {"connection": connection_id, "events": [e.event_id for e in fresh]}
                 records.insert(0, audit.AuditRecord(actor, "push.applied", connection_id, applied))
@@ -718,12 +804,22 @@ class Store:
             return rows.entry_model(row), marked is not None
 
     def record_pass_revocation(
-        self, entry_id: str, *, confirmed: bool, actions: Sequence[AuditAction], actor: str
+        self,
+        entry_id: str,
+        *,
+        confirmed: bool,
+        actions: Sequence[AuditAction],
+        actor: str,
+        error: str | None = None,
     ) -> None:
         """Record an attempt to take an entry's pass back at its device: the audit
         records of the attempt (``actions``), and ``passes.revoked_at`` when the device
-        ``confirmed`` (kept from the first confirmation). An unconfirmed pass is left to
-        the expiry job.
+        ``confirmed`` (kept from the first confirmation).
+
+        An unconfirmed attempt on a pass not revoked yet adds one to
+        ``passes.revoke_attempts`` and keeps ``error`` (the latest) in
+        ``passes.revoke_error``; the expiry job retries the pass. The attempt that makes
+        :data:`~hub.core.revocation.MAX_ATTEMPTS` is audited ``pass.revoke_given_up``.
 
         :raises NotFound: the entry has no pass.
         """
@@ -740,6 +836,18 @@ class Store:
                 )
                 for a in actions
             ]
+            if not confirmed and grant.revoked_at is None:
+                error = (error or "the device did not confirm")[:300]
+                # In SQL, so that two failing attempts at once both count.
+                attempts = s.execute(
+                    update(PassRow)
+                    .where(PassRow.id == grant.id)
+                    .values(revoke_attempts=PassRow.revoke_attempts + 1, revoke_error=error)
+                    .returning(PassRow.revoke_attempts)
+                ).scalar_one()
+                if attempts == MAX_ATTEMPTS:
+                    data = {"connection": grant.connection_id, "entry": entry_id, "attempts": attempts, "error": error}
+                    records.append(audit.AuditRecord(actor, "pass.revoke_given_up", grant.id, data))
             audit.append_many(s, records, now)
 
     def record_actions(self, actions: Sequence[AuditAction], *, actor: str, entry_id: str | None = None) -> None:
@@ -767,6 +875,281 @@ class Store:
         with self._reading() as s:
             found = dict(s.execute(query).all())
         return [found[ref] for ref in dict.fromkeys(refs) if found.get(ref)]
+
+    # -- community publishing --------------------------------------------------------
+
+    def record_profile_digest(self, community_id: str, digest: str) -> ProfileVersion:
+        """Record a community's profile digest: its version stays when the digest is the
+        stored one and grows by one when it differs (the first digest is version 1).
+
+        Race-safe: of two callers recording the same new digest, one grows the version.
+
+        :raises NotFound: no community has this id.
+        """
+        with self._reading() as s:
+            row = s.get(CommunityProfileRow, community_id)
+            if row is not None and row.digest == digest:
+                return _profile_version(row)
+        now = self.clock.now()
+        with self.transaction() as s:
+            _require(s, CommunityRow, community_id, "community")
+            stmt = insert_for(s, CommunityProfileRow).values(
+                community_id=community_id, digest=digest, version=1, changed_at=now
+            )
+            s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[CommunityProfileRow.community_id],
+                    set_={"digest": digest, "version": CommunityProfileRow.version + 1, "changed_at": now},
+                    where=CommunityProfileRow.digest != digest,
+                )
+            )
+            found = s.scalars(
+                select(CommunityProfileRow)
+                .where(CommunityProfileRow.community_id == community_id)
+                .execution_options(populate_existing=True)
+            ).one()
+            return _profile_version(found)
+
+    def profile_versions(self, community_ids: Collection[str] | None = None) -> dict[str, ProfileVersion]:
+        """The recorded profile version of each community (of these only, when given);
+        communities whose profile was never recorded are left out."""
+        query = select(CommunityProfileRow).order_by(CommunityProfileRow.community_id)
+        if community_ids is not None:
+            query = query.where(CommunityProfileRow.community_id.in_(sorted(set(community_ids))))
+        with self._reading() as s:
+            return {row.community_id: _profile_version(row) for row in s.scalars(query)}
+
+    def community_publications(self, community_ids: Collection[str] | None = None) -> list[Publication]:
+        """The latest publication of each community (of these only, when given) to each
+        platform connection it was attempted on, by community and connection."""
+        query = select(CommunityPublicationRow).order_by(
+            CommunityPublicationRow.community_id, CommunityPublicationRow.connection_id
+        )
+        if community_ids is not None:
+            query = query.where(CommunityPublicationRow.community_id.in_(sorted(set(community_ids))))
+        with self._reading() as s:
+            return [_publication(row) for row in s.scalars(query)]
+
+    def record_publication(
+        self,
+        community_id: str,
+        connection_id: str,
+        *,
+        version: int,
+        digest: str,
+        error: str | None,
+        reason: str = "",
+        actions: Sequence[AuditAction] = (),
+        actor: str,
+    ) -> Publication:
+        """Record an attempt to publish a community's profile to a platform connection,
+        made now, with its audit records (``actions``, each given the connection and the
+        ``reason`` the publication was due), in one transaction.
+
+        Accepted (``error`` is ``None``): the version and digest become the published
+        ones and the error is cleared. Failed: the error is kept and what the platform
+        accepted before stays as it was.
+
+        :raises NotFound: unknown community or connection.
+        """
+        now = self.clock.now()
+        records = [
+            audit.AuditRecord(
+                actor, a.action, a.subject or community_id, {**a.data, "connection": a.connection_id, "reason": reason}
+            )
+            for a in actions
+        ]
+        with self.transaction() as s:
+            _require(s, CommunityRow, community_id, "community")
+            _require(s, ConnectionRow, connection_id, "connection")
+            row = s.get(CommunityPublicationRow, (community_id, connection_id))
+            if row is None:
+                row = CommunityPublicationRow(community_id=community_id, connection_id=connection_id)
+                s.add(row)
+            row.attempted_at = now
+            row.error = error
+            if error is None:
+                row.published_version = version
+                row.published_digest = digest
+                row.published_at = now
+            s.flush()
+            publication = _publication(row)
+            audit.append_many(s, records, now)
+        return publication
+
+    # -- door events -----------------------------------------------------------------
+
+    def record_door_events(
+        self,
+        connection_id: str,
+        events: Sequence[AccessEvent],
+        actor: str,
+        *,
+        gate_id: str | None = None,
+        since: datetime | None = None,
+    ) -> DoorEventsResult:
+        """Turn door events of an access connection into entries' entry and exit times,
+        in one transaction (see :mod:`hub.core.doors` for how an event finds its entry);
+        each time set is audited (``entry.entered``, ``entry.exited``). Repeats change
+        nothing.
+
+        :param gate_id: the gate the events were read at (a poll); otherwise each event's
+            ``gate_id``, or its ``door_no`` among the connection's gates, names it.
+        :param since: with ``gate_id``, the time the events were read from: the gate's
+            cursor (:meth:`door_cursor`) moves to the latest event (but never past now,
+            nor back), or to ``since`` when there was none, with the events.
+        """
+        now = self.clock.now()
+        with self.transaction() as s:
+            result, records = _apply_door_events(s, connection_id, events, actor, now, gate_id)
+            if gate_id is not None and since is not None:
+                latest = max([since, *(min(e.occurred_at, now) for e in events)])
+                _advance_cursor(s, doors.cursor_name(gate_id), latest, now)
+            audit.append_many(s, records, now)
+        return result
+
+    def door_cursor(self, gate_id: str) -> datetime | None:
+        """The time of the latest door event read at a gate (``None``: never read)."""
+        with self._reading() as s:
+            row = s.get(SyncCursorRow, doors.cursor_name(gate_id))
+            return None if row is None else datetime.fromisoformat(row.value)
+
+    # -- passes: reconciliation and expiry ---------------------------------------------
+
+    def orders_to_reconcile(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """The orders the reconciliation job should ask their platform about, as
+        ``(connection id, order ref)``, those not heard of the longest first, at most
+        ``limit``.
+
+        They are the orders of entries with a live pass (not revoked, not ended) through
+        an enabled connection that the hub does not know, or knows as not final from a
+        report older than the connection's freshness window (a recent push or poll is
+        trusted, so an order is asked about at most once per window).
+
+        :raises ValueError: ``limit`` below 1.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        now = self.clock.now()
+        live = (
+            select(EntryRow.connection_id, EntryRow.order_refs, ConnectionRow.freshness_s)
+            .join(PassRow, PassRow.entry_id == EntryRow.id)
+            .join(ConnectionRow, ConnectionRow.id == EntryRow.connection_id)
+            .where(PassRow.revoked_at.is_(None), PassRow.valid_until > now, ConnectionRow.enabled)
+        )
+        due: list[tuple[datetime | None, str, str]] = []
+        with self._reading() as s:
+            wanted: dict[str, set[str]] = {}
+            freshness: dict[str, int] = {}
+            for connection_id, refs, freshness_s in s.execute(live):
+                wanted.setdefault(connection_id, set()).update(refs or ())
+                freshness[connection_id] = freshness_s
+            for connection_id, refs in wanted.items():
+                stale = now - timedelta(seconds=freshness[connection_id])
+                ordered = sorted(refs)
+                known = {}
+                for start in range(0, len(ordered), 500):
+                    known.update(
+                        (row.ref, row)
+                        for row in s.execute(
+                            select(OrderRow.ref, OrderRow.status, OrderRow.received_at).where(
+                                OrderRow.connection_id == connection_id, OrderRow.ref.in_(ordered[start : start + 500])
+                            )
+                        )
+                    )
+                for ref in ordered:
+                    row = known.get(ref)
+                    if row is None or (not OrderStatus(row.status).final and row.received_at <= stale):
+                        due.append((row.received_at if row is not None else None, connection_id, ref))
+        due.sort(key=lambda d: (d[0] is not None, d[0] or now, d[1], d[2]))
+        return [(connection_id, ref) for _, connection_id, ref in due[:limit]]
+
+    def apply_polled_orders(self, connection_id: str, orders: Sequence[Order], actor: str) -> int:
+        """Store orders a job fetched from their platform (source ``poll``), in one
+        transaction, exactly as :meth:`apply_push` stores pushed ones: fresh from now, a
+        report older than the stored state ignored, and a delivered or cancelled order
+        cutting the live passes of the entries it let in to the community's exit grace
+        (each audited ``pass.shortened``). Returns how many passes were cut; storing the
+        same answers again cuts nothing more."""
+        now = self.clock.now()
+        with self.transaction() as s:
+            records = _record_orders(s, connection_id, orders, "poll", now, actor)
+            audit.append_many(s, records, now)
+        return len(records)
+
+    def passes_to_revoke(self, limit: int = 200) -> list[ExpiredPass]:
+        """Passes past their end, not revoked, that are due to be taken back at their
+        device, at most ``limit``: those never tried first (the longest ended first), then
+        those whose latest failed attempt (the latest ``access.revoked*`` audit record
+        of the pass) is at least :func:`~hub.core.revocation.retry_after` ago. Passes
+        given up on (:data:`~hub.core.revocation.MAX_ATTEMPTS` failures) are left out.
+
+        :raises ValueError: ``limit`` below 1.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        now = self.clock.now()
+        query = (
+            select(PassRow)
+            .where(PassRow.revoked_at.is_(None), PassRow.valid_until <= now, PassRow.revoke_attempts < MAX_ATTEMPTS)
+            .order_by(PassRow.revoke_attempts, PassRow.valid_until, PassRow.id)
+            # Some of those tried before are not due yet: read more than will be taken.
+            .limit(limit * 4)
+        )
+        with self._reading() as s:
+            found = s.scalars(query).all()
+            retried = {row.id: row.revoke_attempts for row in found if row.revoke_attempts}
+            last: dict[str, datetime] = {}
+            if retried:
+                attempts = (
+                    select(AuditRow.subject, func.max(AuditRow.at))
+                    .where(
+                        AuditRow.at >= now - retry_after(max(retried.values())),
+                        AuditRow.action.in_(ATTEMPT_ACTIONS),
+                        AuditRow.subject.in_(sorted(retried)),
+                    )
+                    .group_by(AuditRow.subject)
+                )
+                last = {subject: at for subject, at in s.execute(attempts)}
+        due = []
+        for row in found:
+            at = last.get(row.id)
+            if at is not None and at + retry_after(row.revoke_attempts) > now:
+                continue
+            grant = AccessGrant(row.id, row.kind, row.value, row.valid_from, row.valid_until, row.device_ref)
+            due.append(ExpiredPass(row.entry_id, row.gate_id, row.connection_id, grant, row.revoke_attempts, at))
+        return due[:limit]
+
+    def unrevoked_passes(self, *, community_ids: Collection[str] | None = None, limit: int = 50) -> list[UnrevokedPass]:
+        """Passes the device has not taken back: not revoked after one failed attempt or
+        more (being retried, or given up on), the latest ended first, for the console.
+
+        :param community_ids: only these communities' passes; ``None``: every community.
+        """
+        query = (
+            select(PassRow, EntryRow.community_id)
+            .join(EntryRow, EntryRow.id == PassRow.entry_id)
+            .where(PassRow.revoked_at.is_(None), PassRow.revoke_attempts > 0)
+            .order_by(PassRow.valid_until.desc(), PassRow.id)
+            .limit(limit)
+        )
+        if community_ids is not None:
+            query = query.where(EntryRow.community_id.in_(sorted(set(community_ids))))
+        with self._reading() as s:
+            return [
+                UnrevokedPass(
+                    pass_id=row.id,
+                    entry_id=row.entry_id,
+                    community_id=community_id,
+                    gate_id=row.gate_id,
+                    connection_id=row.connection_id,
+                    valid_until=row.valid_until,
+                    attempts=row.revoke_attempts,
+                    error=row.revoke_error or "",
+                    given_up=row.revoke_attempts >= MAX_ATTEMPTS,
+                )
+                for row, community_id in s.execute(query)
+            ]
 
     # -- API keys ------------------------------------------------------------------
 
@@ -1220,6 +1603,93 @@ class Store:
                 for row, gate_name, platform, masked_name, masked_phone in s.execute(query)
             ]
 
+    # -- the monthly report -------------------------------------------------------------
+
+    def monthly_report(
+        self,
+        timezones: Mapping[str, str],
+        first: date,
+        last: date,
+        *,
+        connection_id: str | None = None,
+    ) -> MonthlyFacts:
+        """The entries of these communities in the months from ``first`` to ``last``
+        (both included), counted by month, community and connection. A community's month
+        runs from midnight on its first day in the community's own timezone.
+
+        Counting is done in SQL (GROUP BY a month key computed from each timezone's month
+        boundaries); of the times to a decision only those at the ranks the percentiles
+        need leave the database (window functions), per group and per month (see
+        :func:`hub.core.reports.percentile_ranks`); denied entries' reasons are read for
+        the top reason. Manual checks a guard decided are the entries with an
+        ``entry.guard_decided`` audit record.
+
+        :param timezones: each community's timezone by community id; only these
+            communities are read.
+        :param connection_id: only entries through this connection.
+        """
+        months = months_between(first, last)
+        if not timezones or not months:
+            return MonthlyFacts()
+        facts = _month_facts(timezones, months, connection_id)
+        group = (facts.c.month, facts.c.community_id, facts.c.connection_id)
+        decided = facts.c.by_guard == 1
+        counts = select(
+            *group,
+            func.count(),
+            _count_if(facts.c.decision == Decision.GRANTED.value),
+            _count_if(facts.c.decision == Decision.DENIED.value),
+            _count_if(facts.c.decision == Decision.MANUAL_CHECK.value),
+            _count_if(decided, facts.c.decision == Decision.GRANTED.value),
+            _count_if(decided, facts.c.decision == Decision.DENIED.value),
+        ).group_by(*group)
+        ranked = select(
+            *group,
+            facts.c.decision_ms,
+            func.row_number().over(partition_by=group, order_by=facts.c.decision_ms).label("group_rank"),
+            func.count().over(partition_by=group).label("group_n"),
+            func.row_number().over(partition_by=facts.c.month, order_by=facts.c.decision_ms).label("month_rank"),
+            func.count().over(partition_by=facts.c.month).label("month_n"),
+        ).subquery()
+        wanted = select(ranked).where(
+            or_(
+                _wanted_rank(ranked.c.group_rank, ranked.c.group_n),
+                _wanted_rank(ranked.c.month_rank, ranked.c.month_n),
+            )
+        )
+        denials = select(*group, facts.c.reasons).where(facts.c.decision == Decision.DENIED.value)
+        group_ranks: dict[tuple[str, str, str], tuple[int, dict[int, float]]] = {}
+        month_ranks: dict[str, tuple[int, dict[int, float]]] = {}
+        reasons: dict[tuple[str, str, str], list[tuple[Reason, ...]]] = {}
+        with self._reading() as s:
+            found = s.execute(counts).all()
+            # A row comes when either of its ranks is wanted; keeping the other is harmless.
+            for row in s.execute(wanted):
+                key = (row.month, row.community_id, row.connection_id)
+                group_ranks.setdefault(key, (row.group_n, {}))[1][row.group_rank] = row.decision_ms
+                month_ranks.setdefault(row.month, (row.month_n, {}))[1][row.month_rank] = row.decision_ms
+            for month, community_id, conn_id, given in s.execute(denials):
+                reasons.setdefault((month, community_id, conn_id), []).append(
+                    tuple(Reason(r["code"], r["zh"], r["en"]) for r in given)
+                )
+        groups = tuple(
+            MonthGroup(
+                month,
+                community_id,
+                conn_id,
+                entries=entries,
+                granted=granted,
+                denied=denied,
+                waiting=waiting,
+                guard_granted=guard_granted,
+                guard_denied=guard_denied,
+                times=RankedTimes(*group_ranks.get((month, community_id, conn_id), (0, {}))),
+                denials=tuple(reasons.get((month, community_id, conn_id), ())),
+            )
+            for month, community_id, conn_id, entries, granted, denied, waiting, guard_granted, guard_denied in found
+        )
+        return MonthlyFacts(groups, {month: RankedTimes(*ranks) for month, ranks in month_ranks.items()})
+
     # -- outbox ---------------------------------------------------------------------
 
     def lease_outbox(self, limit: int, lease_s: float) -> list[LeasedItem]:
@@ -1329,6 +1799,480 @@ class Store:
             run.errors = errors
             run.error = error
 
+    # -- feedback --------------------------------------------------------------------
+
+    def add_feedback(
+        self,
+        community_id: str,
+        *,
+        source: FeedbackSource | str,
+        category: FeedbackCategory | str,
+        body: str,
+        contact: str = "",
+        gate_id: str | None = None,
+        connection_id: str | None = None,
+        external_ref: str | None = None,
+        actor: str,
+        address: str | None = None,
+    ) -> tuple[Feedback, bool]:
+        """Store an open report and audit ``feedback.created``; returns the report and
+        whether it is new.
+
+        A platform's report (``connection_id`` with ``external_ref``) is stored once:
+        sent again with the same community, source, category, body, contact and gate,
+        the stored report is returned as it is now (``False``) and nothing is written.
+
+        :param contact: the reporter's name or phone as given (personal data; read back
+            whole only with :meth:`feedback_contact`).
+        :param address: the client address of a report from the rider page, kept in the
+            audit record for :meth:`feedback_sent_from`.
+        :raises Conflict: the connection's ``external_ref`` was stored with other content.
+        :raises NotFound: the community, the gate (in this community) or the connection
+            is unknown.
+        :raises ValueError: an unknown source or category, an empty body, or an
+            ``external_ref`` without a connection.
+        """
+        values = {
+            "community_id": community_id,
+            "source": FeedbackSource(source).value,
+            "category": FeedbackCategory(category).value,
+            "body": body,
+            "contact": contact,
+            "gate_id": gate_id,
+        }
+        if not body.strip():
+            raise ValueError("a report needs a body")
+        if external_ref is not None and connection_id is None:
+            raise ValueError("external_ref names a platform's report: give its connection_id too")
+        now = self.clock.now()
+        try:
+            with self.transaction() as s:
+                if external_ref is not None:
+                    known = s.scalars(_feedback_by_ref(connection_id, external_ref)).one_or_none()
+                    if known is not None:
+                        return _same_report(known, values), False
+                _require(s, CommunityRow, community_id, "community")
+                if gate_id is not None:
+                    gate = s.get(GateRow, gate_id)
+                    if gate is None or gate.community_id != community_id:
+                        raise NotFound(f"gate {gate_id!r} not found in community {community_id!r}")
+                if connection_id is not None:
+                    _require(s, ConnectionRow, connection_id, "connection")
+                row = FeedbackRow(
+                    **values,
+                    connection_id=connection_id,
+                    external_ref=external_ref,
+                    status=FeedbackStatus.OPEN.value,
+                    created_at=now,
+                    updated_at=now,
+                    responses=[],
+                )
+                s.add(row)
+                s.flush()
+                data = {
+                    "community": community_id,
+                    "source": row.source,
+                    "category": row.category,
+                    "gate": gate_id,
+                    "connection": connection_id,
+                    "external_ref": external_ref,
+                }
+                if address is not None:
+                    data["address"] = address
+                audit.append(s, actor, "feedback.created", str(row.id), data, now)
+                return rows.feedback_model(row), True
+        except IntegrityError:
+            # A concurrent sender stored the same platform report first (PostgreSQL).
+            if external_ref is None:
+                raise
+            with self._reading() as s:
+                known = s.scalars(_feedback_by_ref(connection_id, external_ref)).one_or_none()
+                if known is None:
+                    raise
+                return _same_report(known, values), False
+
+    def get_feedback(self, feedback_id: int, *, community_ids: Collection[str] | None = None) -> Feedback:
+        """A report with its answers.
+
+        :param community_ids: only a report of these communities (``None``: any).
+        :raises NotFound: no such report (or not in ``community_ids``).
+        """
+        with self._reading() as s:
+            return rows.feedback_model(_one(s, _feedback_query(feedback_id, community_ids), _no_report(feedback_id)))
+
+    def feedback_by_ref(self, connection_id: str, external_ref: str) -> Feedback:
+        """The report a platform sent with its own id ``external_ref``.
+
+        :raises NotFound: the connection sent no such report.
+        """
+        with self._reading() as s:
+            row = s.scalars(_feedback_by_ref(connection_id, external_ref)).one_or_none()
+            if row is None:
+                raise NotFound(f"connection {connection_id!r} sent no report {external_ref!r}")
+            return rows.feedback_model(row)
+
+    def list_feedback(
+        self,
+        *,
+        community_ids: Collection[str] | None = None,
+        status: FeedbackStatus | str | None = None,
+        source: FeedbackSource | str | None = None,
+        before: tuple[datetime, int] | None = None,
+        limit: int = 50,
+    ) -> list[Feedback]:
+        """Reports newest first (by creation time, then id), with their answers.
+
+        :param community_ids: only these communities' reports; ``None``: every community.
+        :param before: the creation time and id of the last report of the page before
+            (keyset paging).
+        :raises ValueError: an unknown status or source, or ``limit`` below 1.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = (
+            select(FeedbackRow)
+            .options(selectinload(FeedbackRow.responses))
+            .order_by(FeedbackRow.created_at.desc(), FeedbackRow.id.desc())
+            .limit(limit)
+        )
+        query = _feedback_filters(query, community_ids, source)
+        if status is not None:
+            query = query.where(FeedbackRow.status == FeedbackStatus(status).value)
+        if before is not None:
+            at, last_id = before
+            query = query.where(
+                or_(FeedbackRow.created_at < at, and_(FeedbackRow.created_at == at, FeedbackRow.id < last_id))
+            )
+        with self._reading() as s:
+            return [rows.feedback_model(row) for row in s.scalars(query)]
+
+    def feedback_counts(
+        self, *, community_ids: Collection[str] | None = None, source: FeedbackSource | str | None = None
+    ) -> dict[FeedbackStatus, int]:
+        """How many reports have each status (every status, zeros too), filtered like
+        :meth:`list_feedback`."""
+        query = select(FeedbackRow.status, func.count()).group_by(FeedbackRow.status)
+        query = _feedback_filters(query, community_ids, source)
+        with self._reading() as s:
+            found = dict(s.execute(query).all())
+        return {status: found.get(status.value, 0) for status in FeedbackStatus}
+
+    def respond_to_feedback(
+        self,
+        feedback_id: int,
+        body: str,
+        *,
+        shared_with_reporter: bool = False,
+        actor: str,
+        community_ids: Collection[str] | None = None,
+    ) -> Feedback:
+        """Add an answer by ``actor`` and audit ``feedback.responded`` (not its text).
+
+        :raises NotFound: no such report (or not in ``community_ids``).
+        :raises ValueError: an empty answer.
+        """
+        if not body.strip():
+            raise ValueError("an answer needs a body")
+        now = self.clock.now()
+        with self.transaction() as s:
+            row = _one(s, _feedback_query(feedback_id, community_ids), _no_report(feedback_id))
+            answer = FeedbackResponseRow(
+                author=actor, body=body, created_at=now, shared_with_reporter=shared_with_reporter
+            )
+            row.responses.append(answer)
+            row.updated_at = now
+            s.flush()
+            data = {"community": row.community_id, "response": answer.id, "shared_with_reporter": shared_with_reporter}
+            audit.append(s, actor, "feedback.responded", str(row.id), data, now)
+            return rows.feedback_model(row)
+
+    def set_feedback_status(
+        self,
+        feedback_id: int,
+        status: FeedbackStatus | str,
+        *,
+        actor: str,
+        community_ids: Collection[str] | None = None,
+    ) -> tuple[Feedback, bool]:
+        """Change a report's status and audit ``feedback.status_changed`` (from, to);
+        returns the report and whether it changed (setting the status it has changes
+        and audits nothing).
+
+        :raises NotFound: no such report (or not in ``community_ids``).
+        :raises ValueError: an unknown status.
+        """
+        new = FeedbackStatus(status).value
+        now = self.clock.now()
+        with self.transaction() as s:
+            row = _one(s, _feedback_query(feedback_id, community_ids), _no_report(feedback_id))
+            old = row.status
+            if old == new:
+                return rows.feedback_model(row), False
+            row.status = new
+            row.updated_at = now
+            data = {"community": row.community_id, "from": old, "to": new}
+            audit.append(s, actor, "feedback.status_changed", str(row.id), data, now)
+            return rows.feedback_model(row), True
+
+    def feedback_contact(self, feedback_id: int, *, community_ids: Collection[str] | None = None) -> str:
+        """The reporter's contact whole, as given (empty when none): personal data, for
+        an audited reveal only.
+
+        :raises NotFound: no such report (or not in ``community_ids``).
+        """
+        query = select(FeedbackRow.contact).where(FeedbackRow.id == feedback_id)
+        if community_ids is not None:
+            query = query.where(FeedbackRow.community_id.in_(sorted(set(community_ids))))
+        with self._reading() as s:
+            contact = s.scalars(query).one_or_none()
+        if contact is None:
+            raise NotFound(_no_report(feedback_id))
+        return contact
+
+    def feedback_sent_from(self, address: str, since: datetime) -> int:
+        """How many reports were sent from one client address since ``since`` (those
+        stored with an ``address``: the rider page's)."""
+        query = (
+            select(func.count())
+            .select_from(AuditRow)
+            .where(
+                AuditRow.action == "feedback.created",
+                AuditRow.at >= since,
+                AuditRow.data["address"].as_string() == address,
+            )
+        )
+        with self._reading() as s:
+            return s.scalar(query) or 0
+
+    # -- connection health -------------------------------------------------------------
+
+    def record_connection_health(self, connection_id: str, health: Health, circuit: str, *, actor: str) -> str | None:
+        """Keep a connection's latest health check, made now, with the circuit state the
+        checking process saw, and audit a change in the same transaction:
+        ``connection.unhealthy`` when the check fails after a healthy one (or is the
+        first), ``connection.recovered`` when it passes after a failing one. Returns the
+        audited action; ``None`` when nothing changed (nothing audited).
+
+        :raises NotFound: no connection has this id.
+        """
+        now = self.clock.now()
+        values = {
+            "ok": health.ok,
+            "message": health.message,
+            "latency_ms": health.latency_ms,
+            "circuit": circuit,
+            "checked_at": now,
+        }
+        with self.transaction() as s:
+            _require(s, ConnectionRow, connection_id, "connection")
+            # Insert, or lock the row that is there, so two checks at once cannot both insert.
+            inserted = s.execute(
+                insert_for(s, ConnectionHealthRow)
+                .values(connection_id=connection_id, **values)
+                .on_conflict_do_nothing()
+                .returning(ConnectionHealthRow.connection_id)
+            ).first()
+            was_ok: bool | None = None
+            if inserted is None:
+                row = s.get_one(ConnectionHealthRow, connection_id, with_for_update=True, populate_existing=True)
+                was_ok = row.ok
+                for name, value in values.items():
+                    setattr(row, name, value)
+            if not health.ok and was_ok is not False:
+                action = "connection.unhealthy"
+            elif health.ok and was_ok is False:
+                action = "connection.recovered"
+            else:
+                return None
+            latency = None if health.latency_ms is None else round(health.latency_ms, 1)
+            data = {"message": health.message, "latency_ms": latency, "circuit": circuit}
+            audit.append(s, actor, action, connection_id, data, now)
+            return action
+
+    def connection_health(self) -> dict[str, ConnectionHealth]:
+        """The latest stored health check of every connection checked so far, by id."""
+        with self._reading() as s:
+            return {
+                r.connection_id: ConnectionHealth(
+                    r.connection_id, r.ok, r.message, r.latency_ms, r.circuit, r.checked_at
+                )
+                for r in s.scalars(select(ConnectionHealthRow))
+            }
+
+    # -- retention ---------------------------------------------------------------------
+    #
+    # Each method below is one short transaction over at most ``limit`` rows that still
+    # hold what it removes (so a rerun never counts a row twice), and adds its count to
+    # a retention tally kept in ``sync_cursors``; ``close_retention_tallies`` audits the
+    # tallies and clears them. See hub.core.retention for the rules.
+
+    def list_connection_ids(self) -> list[str]:
+        """Every connection's id, enabled or not (no settings are decrypted)."""
+        with self._reading() as s:
+            return list(s.scalars(select(ConnectionRow.id).order_by(ConnectionRow.id)))
+
+    def anonymise_entries(self, community_id: str, before: datetime, *, limit: int = 500) -> int:
+        """Anonymise up to ``limit`` of a community's entries made before ``before``
+        that still hold personal data, oldest first; returns how many (tally
+        ``entries_anonymised`` of the community).
+
+        Removed: the rider link, the order references, the idempotency key and request
+        fingerprint, the pass value, the locker PIN, and the details of hook calls that
+        ended ``error`` or ``rejected`` (an adapter's or platform's words). Kept: the
+        decision, reasons, times, gate, connection, and each call's hook, duration and
+        outcome.
+        """
+        now = self.clock.now()
+        mark = f"{_ENTRIES_MARK}{community_id}"
+        with self.transaction() as s:
+            query = (
+                select(EntryRow.id, EntryRow.created_at)
+                .where(EntryRow.community_id == community_id, EntryRow.created_at < before, _holds_personal_data())
+                .order_by(EntryRow.created_at, EntryRow.id)
+                .limit(limit)
+                .with_for_update()
+            )
+            done_before = _cursor_time(s, mark)
+            if done_before is not None:
+                # Entries older than the newest one anonymised before were all handled.
+                query = query.where(EntryRow.created_at >= done_before)
+            found = s.execute(query).all()
+            if not found:
+                return 0
+            ids = [row.id for row in found]
+            s.execute(
+                update(EntryRow)
+                .where(EntryRow.id.in_(ids))
+                .values(rider_id=None, order_refs=[], idempotency_key=None, fingerprint=None)
+            )
+            s.execute(update(PassRow).where(PassRow.entry_id.in_(ids)).values(value=""))
+            s.execute(update(LockerAllocationRow).where(LockerAllocationRow.entry_id.in_(ids)).values(pin=""))
+            s.execute(
+                update(HookCallRow)
+                .where(HookCallRow.entry_id.in_(ids), HookCallRow.outcome.in_(_PERSONAL_DETAIL_OUTCOMES))
+                .values(detail="")
+            )
+            _set_cursor(s, mark, max(row.created_at for row in found).isoformat(), now)
+            _add_to_tally(s, community_id, "entries_anonymised", len(ids), now)
+            return len(ids)
+
+    def anonymise_feedback(self, community_id: str, before: datetime, *, limit: int = 500) -> int:
+        """Blank the reporter's contact of up to ``limit`` of a community's reports made
+        before ``before``; returns how many (tally ``feedback_anonymised``). The report
+        and its answers stay."""
+        now = self.clock.now()
+        query = (
+            select(FeedbackRow.id)
+            .where(FeedbackRow.community_id == community_id, FeedbackRow.created_at < before, FeedbackRow.contact != "")
+            .order_by(FeedbackRow.created_at, FeedbackRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.transaction() as s:
+            ids = list(s.scalars(query))
+            if ids:
+                s.execute(update(FeedbackRow).where(FeedbackRow.id.in_(ids)).values(contact=""))
+                _add_to_tally(s, community_id, "feedback_anonymised", len(ids), now)
+            return len(ids)
+
+    def delete_riders(self, connection_id: str, before: datetime, *, tally: str, limit: int = 500) -> int:
+        """Delete up to ``limit`` of a connection's riders last seen before ``before``
+        whom no entry links to any more; returns how many (tally ``riders_deleted`` of
+        ``tally``: a community's id, ``""`` for the hub-wide part)."""
+        linked = exists().where(EntryRow.connection_id == RiderRow.connection_id, EntryRow.rider_id == RiderRow.id)
+        conditions = (RiderRow.connection_id == connection_id, RiderRow.last_seen < before, ~linked)
+        return self._purge(RiderRow, conditions, tally, "riders_deleted", limit)
+
+    def delete_orders(self, connection_id: str, before: datetime, *, tally: str, limit: int = 500) -> int:
+        """Delete up to ``limit`` of a connection's orders the platform last reported
+        before ``before`` (tally ``orders_deleted``)."""
+        conditions = (OrderRow.connection_id == connection_id, OrderRow.received_at < before)
+        return self._purge(OrderRow, conditions, tally, "orders_deleted", limit)
+
+    def delete_settled_outbox(self, connection_id: str, before: datetime, *, tally: str, limit: int = 500) -> int:
+        """Delete up to ``limit`` of a connection's outbox items made before ``before``
+        that are done or dead (tally ``outbox_deleted``); pending ones stay."""
+        conditions = (
+            OutboxRow.connection_id == connection_id,
+            OutboxRow.created_at < before,
+            OutboxRow.status.in_(("done", "dead")),
+        )
+        return self._purge(OutboxRow, conditions, tally, "outbox_deleted", limit)
+
+    def delete_push_events(self, before: datetime, *, tally: str = "", limit: int = 500) -> int:
+        """Forget up to ``limit`` push event ids received before ``before`` (tally
+        ``push_events_deleted``)."""
+        return self._purge(PushEventRow, (PushEventRow.received_at < before,), tally, "push_events_deleted", limit)
+
+    def delete_single_use_codes(self, expired_before: datetime, *, tally: str = "", limit: int = 500) -> int:
+        """Forget up to ``limit`` single-use codes that expired before ``expired_before``
+        (tally ``single_use_codes_deleted``)."""
+        conditions = (SingleUseCodeRow.expires_at < expired_before,)
+        return self._purge(SingleUseCodeRow, conditions, tally, "single_use_codes_deleted", limit)
+
+    def delete_console_sessions(self, before: datetime, *, tally: str = "", limit: int = 500) -> int:
+        """Delete up to ``limit`` console sessions that ended before ``before``, or that
+        never ended and were last used before it (tally ``console_sessions_deleted``)."""
+        ended = ConsoleSessionRow.ended_at
+        conditions = (
+            or_(
+                and_(ended.is_not(None), ended < before),
+                and_(ended.is_(None), ConsoleSessionRow.last_seen_at < before),
+            ),
+        )
+        return self._purge(ConsoleSessionRow, conditions, tally, "console_sessions_deleted", limit)
+
+    def retention_tallies(self) -> dict[str, dict[str, int]]:
+        """The counts purged since the tallies were last audited, by subject (a
+        community's id, ``""`` for the hub-wide part): left by a run that has not
+        finished, or crashed."""
+        with self._reading() as s:
+            return {
+                row.name.removeprefix(_TALLY): json.loads(row.value)
+                for row in s.scalars(select(SyncCursorRow).where(_tally_rows()).order_by(SyncCursorRow.name))
+            }
+
+    def close_retention_tallies(
+        self, *, actor: str, notes: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Audit the tallies and clear them, in one transaction: ``retention.purged``
+        per community (subject: its id; data: ``community``, the counts that are not
+        zero and that community's ``notes``) and ``retention.housekept`` for the
+        hub-wide counts. Returns the audited counts by subject; nothing is audited when
+        nothing was purged."""
+        now = self.clock.now()
+        audited: dict[str, dict[str, int]] = {}
+        records: list[audit.AuditRecord] = []
+        with self.transaction() as s:
+            for row in s.scalars(
+                select(SyncCursorRow).where(_tally_rows()).order_by(SyncCursorRow.name).with_for_update()
+            ).all():
+                subject = row.name.removeprefix(_TALLY)
+                counts = {k: v for k, v in sorted(json.loads(row.value).items()) if v}
+                s.delete(row)
+                if not counts:
+                    continue
+                audited[subject] = counts
+                if subject:
+                    data = {"community": subject, **(notes or {}).get(subject, {}), **counts}
+                    records.append(audit.AuditRecord(actor, "retention.purged", subject, data))
+                else:
+                    records.append(audit.AuditRecord(actor, "retention.housekept", "", counts))
+            audit.append_many(s, records, now)
+        return audited
+
+    def _purge(self, entity: Any, conditions: Sequence[Any], tally: str, key: str, limit: int) -> int:
+        """Delete up to ``limit`` rows of ``entity`` (which has an ``id``) matching
+        ``conditions``, lowest ids first, and add how many to ``tally``'s ``key``."""
+        now = self.clock.now()
+        query = select(entity.id).where(*conditions).order_by(entity.id).limit(limit).with_for_update(skip_locked=True)
+        with self.transaction() as s:
+            ids = list(s.scalars(query))
+            if ids:
+                s.execute(delete(entity).where(entity.id.in_(ids)))
+                _add_to_tally(s, tally, key, len(ids), now)
+            return len(ids)
+
 
 # ---------------------------------------------------------------------------
 # Helpers: errors and lookups
@@ -1378,6 +2322,13 @@ def _one(session: Session, query: Select[Any], message: str) -> Any:
 
 def _community_query(community_id: str) -> Select[Any]:
     return select(CommunityRow).options(joinedload(CommunityRow.buildings)).where(CommunityRow.id == community_id)
+
+
+def _require_zone(session: Session, community_id: str, zone_id: str) -> ZoneRow:
+    row = session.get(ZoneRow, (community_id, zone_id))
+    if row is None:
+        raise NotFound(f"zone {zone_id!r} not found in community {community_id!r}")
+    return row
 
 
 def _check_buildings(community: Community) -> None:
@@ -1501,6 +2452,27 @@ def _action_record(entry: Entry, action: AuditAction, actor: str) -> audit.Audit
     )
 
 
+def _record_orders(
+    session: Session, connection_id: str, orders: Sequence[Order], source: str, now: datetime, actor: str
+) -> list[audit.AuditRecord]:
+    """Record what the platform just reported about orders (``source``: a push or a
+    poll), fresh from now, and cut the live passes of the entries a now final order let
+    in to the exit grace (:func:`_shorten_passes`). Returns a ``pass.shortened`` audit
+    record for each pass cut, for the caller to append with its own."""
+    _upsert_orders(session, connection_id, orders, source, now, confirm=True)
+    return [
+        audit.AuditRecord(
+            actor,
+            "pass.shortened",
+            pass_id,
+            {"connection": connection_id, "order": order.ref, "valid_until": until.isoformat(), "source": source},
+        )
+        for order in orders
+        if order.status.final
+        for pass_id, until in _shorten_passes(session, connection_id, order, now)
+    ]
+
+
 def _shorten_passes(session: Session, connection_id: str, order: Order, now: datetime) -> list[tuple[str, datetime]]:
     """Cut the live passes of entries that used a now final order to the community's
     exit grace from its delivery; returns (pass id, new end) of each pass shortened."""
@@ -1570,3 +2542,307 @@ def _end_sessions(session: Session, user_id: int, reason: str, now: datetime) ->
         .returning(ConsoleSessionRow.id)
     ).all()
     return len(ended)
+
+
+# ---------------------------------------------------------------------------
+# Helpers: community publishing and door events
+# ---------------------------------------------------------------------------
+
+
+def _profile_version(row: CommunityProfileRow) -> ProfileVersion:
+    return ProfileVersion(row.community_id, row.digest, row.version, row.changed_at)
+
+
+def _publication(row: CommunityPublicationRow) -> Publication:
+    return Publication(
+        row.community_id,
+        row.connection_id,
+        row.published_version,
+        row.published_digest,
+        row.published_at,
+        row.attempted_at,
+        row.error,
+    )
+
+
+def _advance_cursor(session: Session, name: str, value: datetime, now: datetime) -> None:
+    """Move a sync cursor holding a time forward to ``value`` (never back)."""
+    row = session.get(SyncCursorRow, name, with_for_update=True)
+    text = value.astimezone(UTC).isoformat(timespec="microseconds")
+    if row is None:
+        session.add(SyncCursorRow(name=name, value=text, updated_at=now))
+    elif datetime.fromisoformat(row.value) < value:
+        row.value = text
+        row.updated_at = now
+
+
+def _apply_door_events(
+    session: Session,
+    connection_id: str,
+    events: Sequence[AccessEvent],
+    actor: str,
+    now: datetime,
+    gate_id: str | None = None,
+) -> tuple[DoorEventsResult, list[audit.AuditRecord]]:
+    """Set the entry and exit times door events show, oldest event first; returns the
+    counts and the audit records to append."""
+    doors_of = dict(
+        session.execute(select(GateRow.id, GateRow.door_no).where(GateRow.access_connection_id == connection_id)).all()
+    )
+    counts = {"entered": 0, "exited": 0, "repeated": 0, "unknown": 0}
+    records: list[audit.AuditRecord] = []
+    for event in sorted(events, key=lambda e: e.occurred_at):
+        gate = gate_id or _event_gate(event, doors_of)
+        found = None
+        if gate is not None and event.credential_value and event.direction in ("in", "out"):
+            found = _door_pass(session, gate, event)
+        if found is None:
+            counts["unknown"] += 1
+            continue
+        pass_id, entry_id = found
+        record = _set_door_time(session, entry_id, pass_id, event, connection_id, actor)
+        if record is None:
+            counts["repeated"] += 1
+        else:
+            counts["entered" if event.direction == "in" else "exited"] += 1
+            records.append(record)
+    return DoorEventsResult(len(events), **counts), records
+
+
+def _event_gate(event: AccessEvent, doors_of: Mapping[str, str]) -> str | None:
+    """The connection's gate a pushed event happened at: the one it names, or else the
+    only one with its door number (any door, when the event names none)."""
+    if event.gate_id:
+        return event.gate_id if event.gate_id in doors_of else None
+    matching = [gate for gate, door in doors_of.items() if not event.door_no or door == event.door_no]
+    return matching[0] if len(matching) == 1 else None
+
+
+def _door_pass(session: Session, gate_id: str, event: AccessEvent) -> tuple[str, str] | None:
+    """The pass (and its entry) an event was made with: its value at the gate, usable
+    when the event happened (the newest such pass, should a device reuse values)."""
+    at = event.occurred_at
+    late = doors.CLOCK_SLACK if event.direction == "in" else doors.EXIT_WINDOW
+    found = session.execute(
+        select(PassRow.id, PassRow.entry_id)
+        .where(
+            PassRow.gate_id == gate_id,
+            PassRow.value == event.credential_value,
+            PassRow.valid_from <= at + doors.CLOCK_SLACK,
+            PassRow.valid_until >= at - late,
+        )
+        .order_by(PassRow.valid_from.desc(), PassRow.id)
+        .limit(1)
+    ).first()
+    return None if found is None else (found.id, found.entry_id)
+
+
+def _set_door_time(
+    session: Session, entry_id: str, pass_id: str, event: AccessEvent, connection_id: str, actor: str
+) -> audit.AuditRecord | None:
+    """Set an entry's entry time (the earliest ``in``, not after its exit) or exit time
+    (the earliest ``out`` not before its entry, which also ends the pass then); the
+    audit record when it changed, ``None`` when the time was already set (or earlier)."""
+    at = event.occurred_at
+    if event.direction == "in":
+        condition = and_(
+            or_(EntryRow.entered_at.is_(None), EntryRow.entered_at > at),
+            or_(EntryRow.exited_at.is_(None), EntryRow.exited_at >= at),
+        )
+        values = {"entered_at": at}
+    else:
+        condition = and_(
+            EntryRow.entered_at.is_not(None),
+            EntryRow.entered_at <= at,
+            or_(EntryRow.exited_at.is_(None), EntryRow.exited_at > at),
+        )
+        values = {"exited_at": at}
+    # A conditional UPDATE: a repeat, or a concurrent push of the same event, changes nothing.
+    changed = session.execute(
+        update(EntryRow)
+        .where(EntryRow.id == entry_id, condition)
+        .values(**values)
+        .returning(EntryRow.community_id, EntryRow.gate_id)
+    ).first()
+    if changed is None:
+        return None
+    data: dict[str, Any] = {
+        "community": changed.community_id,
+        "gate": changed.gate_id,
+        "connection": connection_id,
+        "event": event.event_id,
+        "at": at.isoformat(),
+        "source": "door",
+    }
+    if event.direction == "in":
+        return audit.AuditRecord(actor, "entry.entered", entry_id, data)
+    cut = update(PassRow).where(PassRow.id == pass_id, PassRow.valid_until > at).values(valid_until=at)
+    ended = session.execute(cut.returning(PassRow.id)).first()
+    return audit.AuditRecord(actor, "entry.exited", entry_id, {**data, "pass_ended": ended is not None})
+
+
+# ---------------------------------------------------------------------------
+# Helpers: retention
+# ---------------------------------------------------------------------------
+
+#: ``sync_cursors`` names: a retention tally (then the subject), and how far a
+#: community's entries were anonymised (then the community's id).
+_TALLY = "retention.tally:"
+_ENTRIES_MARK = "retention.entries:"
+#: Hook call outcomes whose detail is an adapter's or a platform's words (cleared when
+#: the entry is anonymised); "timeout" and "circuit_open" details are the hub's own.
+_PERSONAL_DETAIL_OUTCOMES = ("error", "rejected")
+
+
+def _holds_personal_data() -> ColumnElement[bool]:
+    """An entry that still holds something :meth:`Store.anonymise_entries` removes."""
+    return or_(
+        EntryRow.rider_id.is_not(None),
+        func.json_array_length(EntryRow.order_refs) > 0,
+        EntryRow.idempotency_key.is_not(None),
+        EntryRow.fingerprint.is_not(None),
+        exists().where(PassRow.entry_id == EntryRow.id, PassRow.value != ""),
+        exists().where(LockerAllocationRow.entry_id == EntryRow.id, LockerAllocationRow.pin != ""),
+        exists().where(
+            HookCallRow.entry_id == EntryRow.id,
+            HookCallRow.outcome.in_(_PERSONAL_DETAIL_OUTCOMES),
+            HookCallRow.detail != "",
+        ),
+    )
+
+
+def _tally_rows() -> ColumnElement[bool]:
+    return SyncCursorRow.name.startswith(_TALLY, autoescape=True)
+
+
+def _add_to_tally(session: Session, subject: str, key: str, count: int, now: datetime) -> None:
+    name = f"{_TALLY}{subject}"
+    stmt = insert_for(session, SyncCursorRow).values(name=name, value="{}", updated_at=now)
+    session.execute(stmt.on_conflict_do_nothing())
+    row = session.get_one(SyncCursorRow, name, with_for_update=True, populate_existing=True)
+    counts = json.loads(row.value)
+    counts[key] = counts.get(key, 0) + count
+    row.value = json.dumps(counts, sort_keys=True)
+    row.updated_at = now
+
+
+def _cursor_time(session: Session, name: str) -> datetime | None:
+    value = session.scalar(select(SyncCursorRow.value).where(SyncCursorRow.name == name))
+    return datetime.fromisoformat(value) if value else None
+
+
+def _set_cursor(session: Session, name: str, value: str, now: datetime) -> None:
+    stmt = insert_for(session, SyncCursorRow).values(name=name, value=value, updated_at=now)
+    session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value, "updated_at": now}))
+
+
+# ---------------------------------------------------------------------------
+# Helpers: feedback
+# ---------------------------------------------------------------------------
+
+#: What must be equal for a platform's report sent again to be "the same report".
+_REPORT_FIELDS = ("community_id", "source", "category", "body", "contact", "gate_id")
+
+
+def _no_report(feedback_id: int) -> str:
+    return f"report {feedback_id!r} not found"
+
+
+def _feedback_query(feedback_id: int, community_ids: Collection[str] | None) -> Select[Any]:
+    query = select(FeedbackRow).options(selectinload(FeedbackRow.responses)).where(FeedbackRow.id == feedback_id)
+    if community_ids is not None:
+        query = query.where(FeedbackRow.community_id.in_(sorted(set(community_ids))))
+    return query
+
+
+def _feedback_by_ref(connection_id: str | None, external_ref: str) -> Select[Any]:
+    return (
+        select(FeedbackRow)
+        .options(selectinload(FeedbackRow.responses))
+        .where(FeedbackRow.connection_id == connection_id, FeedbackRow.external_ref == external_ref)
+    )
+
+
+def _feedback_filters(
+    query: Select[Any], community_ids: Collection[str] | None, source: FeedbackSource | str | None
+) -> Select[Any]:
+    if community_ids is not None:
+        query = query.where(FeedbackRow.community_id.in_(sorted(set(community_ids))))
+    if source is not None:
+        query = query.where(FeedbackRow.source == FeedbackSource(source).value)
+    return query
+
+
+def _same_report(row: FeedbackRow, values: Mapping[str, Any]) -> Feedback:
+    """The stored report when ``values`` are what it was sent with.
+
+    :raises Conflict: the platform reused its id for a different report.
+    """
+    if any(getattr(row, name) != values[name] for name in _REPORT_FIELDS):
+        raise Conflict(f"report {row.external_ref!r} of connection {row.connection_id!r} was sent with other content")
+    return rows.feedback_model(row)
+
+
+# ---------------------------------------------------------------------------
+# Helpers: the monthly report
+# ---------------------------------------------------------------------------
+
+
+def _month_facts(timezones: Mapping[str, str], months: Sequence[date], connection_id: str | None) -> Any:
+    """The entries of the report as a subquery: community, connection, ``month`` (the
+    key of the month it falls in, in its community's timezone), decision, time to
+    decide, reasons and ``by_guard`` (1 when a guard decided it)."""
+    by_zone: dict[str, list[str]] = {}
+    for community_id, timezone in sorted(timezones.items()):
+        by_zone.setdefault(timezone, []).append(community_id)
+    in_range: list[ColumnElement[bool]] = []
+    month_of: list[tuple[ColumnElement[bool], Any]] = []
+    since: datetime | None = None
+    for timezone, community_ids in sorted(by_zone.items()):
+        starts = [local_month(month, timezone)[0] for month in months]
+        ends = [*starts[1:], local_month(months[-1], timezone)[1]]
+        ours = EntryRow.community_id.in_(community_ids)
+        in_range.append(and_(ours, EntryRow.created_at >= starts[0], EntryRow.created_at < ends[-1]))
+        # Months in order: the first end an entry is before names its month.
+        bounded = [(EntryRow.created_at < end, month_key(month)) for month, end in zip(months, ends, strict=True)]
+        month_of.append((ours, case(*bounded)))
+        since = starts[0] if since is None else min(since, starts[0])
+    # A guard decides after the entry was made: their records since the range's start.
+    by_guard = (
+        select(AuditRow.subject)
+        .where(AuditRow.action == "entry.guard_decided", AuditRow.at >= since)
+        .distinct()
+        .subquery()
+    )
+    query = (
+        select(
+            EntryRow.community_id,
+            EntryRow.connection_id,
+            case(*month_of).label("month"),
+            EntryRow.decision,
+            EntryRow.decision_ms,
+            EntryRow.reasons,
+            case((by_guard.c.subject.is_not(None), 1), else_=0).label("by_guard"),
+        )
+        .outerjoin(by_guard, by_guard.c.subject == EntryRow.id)
+        .where(or_(*in_range))
+    )
+    if connection_id is not None:
+        query = query.where(EntryRow.connection_id == connection_id)
+    # A subquery: grouping by its month column, PostgreSQL would not recognise the
+    # CASE expression repeated with other bound parameters as the same expression.
+    return query.subquery()
+
+
+def _count_if(*conditions: ColumnElement[bool]) -> Any:
+    return func.sum(case((and_(*conditions), 1), else_=0))
+
+
+def _wanted_rank(rank: Any, count: Any) -> ColumnElement[bool]:
+    """Whether ``rank`` of ``count`` is one :func:`hub.core.reports.percentile_ranks`
+    names for a percentile (the same integer arithmetic, in SQL)."""
+    ranks = []
+    for q in PERCENTILES:
+        low = (count - 1) * q // 100 + 1
+        ranks += [rank == low, rank == low + 1]
+    return or_(*ranks)

@@ -3,15 +3,63 @@
 from __future__ import annotations
 
 from hub.core.delivery import deliver_due
+from hub.core.doors import read_door_events
+from hub.core.expiry import expire_passes
+from hub.core.health import check_connections
 from hub.core.hookspecs import hookimpl
 from hub.core.jobs import JobContext
 from hub.core.model import JobSpec, PluginInfo
+from hub.core.publishing import publish_communities
+from hub.core.reconcile import reconcile_orders
+from hub.core.retention import purge
 from hub.plugins.info import builtin_info
+from hub.plugins.resilience import Resilience
 
 
 def deliver_outbox(context: JobContext) -> int:
     """Deliver due rider notices and visitor records; returns how many were attempted."""
     return deliver_due(context.hub, context.store, context.clock, progress=context.progress).attempted
+
+
+def reconcile(context: JobContext) -> int:
+    """Poll the orders of live passes that were not pushed lately and cut the passes of
+    delivered or cancelled ones to the exit grace; returns how many orders the
+    platforms answered."""
+    return reconcile_orders(context.hub, context.store, progress=context.progress).polled
+
+
+def expire(context: JobContext) -> int:
+    """Take expired passes back at their devices, retrying failures with back-off;
+    returns how many passes were attempted."""
+    return expire_passes(context.hub, context.store, progress=context.progress).attempted
+
+
+def publish_profiles(context: JobContext) -> int:
+    """Publish community profiles that changed, are a day old or failed before;
+    returns how many publications were attempted."""
+    return publish_communities(context.hub, context.store, context.clock, progress=context.progress).attempted
+
+
+def door_events(context: JobContext) -> int:
+    """Read new door events at every gate; returns how many events were read."""
+    return read_door_events(context.hub, context.store, context.clock, progress=context.progress).events.read
+
+
+def connection_health(context: JobContext) -> int:
+    """Check every enabled connection and record its health and circuit; returns how
+    many were checked."""
+    # Without the Resilience built-in (disabled) there are no circuits: calls are never refused.
+    breakers = [p for p in context.hub.pm.get_plugins() if isinstance(p, Resilience)]
+    circuit_of = breakers[0].state if breakers else lambda _connection_id: "closed"
+    return check_connections(
+        context.hub, context.store, context.clock, circuit_of=circuit_of, progress=context.progress
+    ).checked
+
+
+def retention_purge(context: JobContext) -> int:
+    """Anonymise or delete personal data past each community's retention period and
+    audit the counts; returns how many rows were changed."""
+    return purge(context.store, context.clock, progress=context.progress).changed
 
 
 class BuiltinJobs:
@@ -28,5 +76,47 @@ class BuiltinJobs:
                 "interval",
                 {"seconds": 15},
                 "Deliver rider notices and visitor records from the outbox, with retries",
+            ),
+            JobSpec(
+                "orders.reconcile",
+                reconcile,
+                "interval",
+                {"seconds": 60},
+                "Poll platforms for orders of live passes not pushed lately; delivered or cancelled ends the pass",
+            ),
+            JobSpec(
+                "passes.expire",
+                expire,
+                "interval",
+                {"seconds": 60},
+                "Revoke expired passes at the gate devices, retrying failures with back-off",
+            ),
+            JobSpec(
+                "communities.publish",
+                publish_profiles,
+                "interval",
+                {"minutes": 5},
+                "Publish each community's profile to its platforms when it changed, and daily",
+            ),
+            JobSpec(
+                "doors.events",
+                door_events,
+                "interval",
+                {"minutes": 2},
+                "Read door events at the gates: when riders really went in and came out",
+            ),
+            JobSpec(
+                "connections.health",
+                connection_health,
+                "interval",
+                {"seconds": 60},
+                "Check every connection and record its health and circuit",
+            ),
+            JobSpec(
+                "retention.purge",
+                retention_purge,
+                "interval",
+                {"hours": 1},
+                "Anonymise or delete personal data past each community's retention period",
             ),
         ]

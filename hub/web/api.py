@@ -19,8 +19,9 @@ from marshmallow import ValidationError
 
 from hub.core.engine import EntryRequest
 from hub.core.errors import Conflict, NotFound
-from hub.core.model import Credential, Decision, Entry, PushRequest
-from hub.core.profiles import ZONE_KINDS, community_profile
+from hub.core.model import Credential, Decision, Entry, Feedback, FeedbackCategory, FeedbackSource, PushRequest
+from hub.core.profiles import ZONE_KINDS
+from hub.core.publishing import current_profile
 from hub.core.pushes import receive_push
 from hub.core.routes import RouteHint, route_hint
 from hub.web import schemas
@@ -241,7 +242,8 @@ def community_profile_view(community_id: str) -> Response:
         community = rt.store.get_community(community_id)
     except NotFound:
         return api_error(404, "community_not_found", f"no community {community_id!r}")
-    profile = community_profile(community, rt.store.list_gates(community.id), rt.store.list_zones(community.id))
+    # The version the publishing job sends platforms (recorded here first if it changed).
+    profile = current_profile(rt.store, community)
     policy = community.policy
     always_open = policy.opening is None or policy.closing is None or policy.opening == policy.closing
     zones: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ZONE_KINDS}
@@ -250,6 +252,7 @@ def community_profile_view(community_id: str) -> Response:
             {"id": zone.id, "name": zone.name, "points": [list(p) for p in zone.points], "notes": zone.notes}
         )
     body = {
+        "version": profile.version,
         "community": {"id": community.id, "name": community.name, "address": community.address},
         "rules": {
             "hours": {
@@ -274,6 +277,107 @@ def community_profile_view(community_id: str) -> Response:
         "zones": zones,
     }
     return _reply(schemas.ProfileSchema().dump(body))
+
+
+# ---------------------------------------------------------------------------
+# Feedback
+# ---------------------------------------------------------------------------
+
+_FEEDBACK_NOT_FOUND = "this connection sent no report with this id to this community"
+
+
+def feedback_reply(report: Feedback) -> dict[str, Any]:
+    """A platform's report as the API shows it: the answers shared with the reporter
+    only, and never the reporter's contact."""
+    return schemas.FeedbackSchema().dump(
+        {
+            "community": report.community_id,
+            "connection": report.connection_id,
+            "external_ref": report.external_ref,
+            "category": report.category,
+            "body": report.body,
+            "status": report.status,
+            "created_at": report.created_at,
+            "updated_at": report.updated_at,
+            "responses": [
+                {"body": r.body, "created_at": r.created_at} for r in report.responses if r.shared_with_reporter
+            ],
+        }
+    )
+
+
+def _feedback_location(report: Feedback) -> str:
+    return url_for(
+        "api.get_feedback",
+        community_id=report.community_id,
+        connection_id=report.connection_id,
+        external_ref=report.external_ref,
+    )
+
+
+@bp.post("/communities/<community_id>/feedback")
+@api_key_required
+def create_feedback(community_id: str) -> Response:
+    """A platform forwards a report about a community (from a rider, through its app).
+    201 with the new report; 200 with the stored one when the same ``external_ref`` and
+    content were sent before; 422 when that ``external_ref`` was sent with other content."""
+    key = current_key()
+    rt = runtime_of()
+    body = schemas.load(schemas.FeedbackRequestSchema(), json_body(required=True))
+    connection_id = body["connection"]
+    if not key.may_see(community_id):
+        return forbidden("this API key may not send reports about this community")
+    if not key.may_use(connection_id):
+        return forbidden(f"this API key may not send reports through connection {connection_id!r}")
+    if not _PATH_ID.fullmatch(community_id):
+        return api_error(404, "community_not_found", f"no community {community_id!r}")
+    try:
+        rt.store.get_community(community_id)
+    except NotFound:
+        return api_error(404, "community_not_found", f"no community {community_id!r}")
+    if connection_id not in {c.id for c in rt.store.connections_for_community(community_id)}:
+        return api_error(
+            404, "connection_not_found", f"no connection {connection_id!r} serves community {community_id!r}"
+        )
+    try:
+        report, created = rt.store.add_feedback(
+            community_id,
+            source=FeedbackSource.PLATFORM,
+            category=FeedbackCategory(body["category"]),
+            body=body["body"],
+            contact=body.get("contact", ""),
+            connection_id=connection_id,
+            external_ref=body["external_ref"],
+            actor=f"api:{key.name}",
+        )
+    except Conflict:
+        return api_error(
+            422, "external_ref_reused", "this external_ref was already sent with a different report; use a new one"
+        )
+    response = _reply(feedback_reply(report), 201 if created else 200)
+    response.headers["Location"] = _feedback_location(report)
+    return response
+
+
+@bp.get("/communities/<community_id>/feedback/<connection_id>/<external_ref>")
+@api_key_required
+def get_feedback(community_id: str, connection_id: str, external_ref: str) -> Response:
+    """A report the platform sent, as it is now: its status and the answers shared with
+    the reporter."""
+    key = current_key()
+    if not key.may_see(community_id):
+        return forbidden("this API key may not read this community's reports")
+    if not key.may_use(connection_id):
+        return forbidden(f"this API key may not read reports of connection {connection_id!r}")
+    if not all(_PATH_ID.fullmatch(part) for part in (community_id, connection_id, external_ref)):
+        return api_error(404, "feedback_not_found", _FEEDBACK_NOT_FOUND)
+    try:
+        report = runtime_of().store.feedback_by_ref(connection_id, external_ref)
+    except NotFound:
+        return api_error(404, "feedback_not_found", _FEEDBACK_NOT_FOUND)
+    if report.community_id != community_id:
+        return api_error(404, "feedback_not_found", _FEEDBACK_NOT_FOUND)
+    return _reply(feedback_reply(report))
 
 
 # ---------------------------------------------------------------------------

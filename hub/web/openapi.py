@@ -72,6 +72,16 @@ _ENTRY_ID = {
 }
 
 
+_COMMUNITY_ID = {
+    "name": "community_id",
+    "in": "path",
+    "required": True,
+    "description": "The community's id.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+_FEEDBACK_LOCATION = {"Location": {"description": "Where to read the report.", "schema": {"type": "string"}}}
+
+
 def _paths(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/entries",
@@ -188,6 +198,84 @@ def _paths(spec: APISpec) -> None:
         },
     )
     spec.path(
+        path="/api/v1/communities/{community_id}/feedback",
+        operations={
+            "post": {
+                "operationId": "createFeedback",
+                "summary": "Forward a report about a community (from a rider, through the platform)",
+                "description": (
+                    "Stores an open report for the community's management. `external_ref` is the platform's own "
+                    "id of the report: sending the same report again answers 200 with the stored one, and the "
+                    "same `external_ref` with a different report is refused with 422 `external_ref_reused`. The "
+                    "API key must cover the community and the connection, and the connection must serve the "
+                    "community."
+                ),
+                "parameters": [_COMMUNITY_ID],
+                "requestBody": {"required": True, "content": _json("FeedbackRequest")},
+                "responses": {
+                    "201": {"description": "Stored now.", "headers": _FEEDBACK_LOCATION, "content": _json("Feedback")},
+                    "200": {
+                        "description": "Sent before with the same content: the stored report, as it is now.",
+                        "headers": _FEEDBACK_LOCATION,
+                        "content": _json("Feedback"),
+                    },
+                    "400": _INVALID_JSON,
+                    "401": _UNAUTHORIZED,
+                    "403": _FORBIDDEN,
+                    "404": _error(
+                        "No such community (`community_not_found`), or the connection is unknown or does not "
+                        "serve it (`connection_not_found`)."
+                    ),
+                    "413": _TOO_LARGE,
+                    "415": _NOT_JSON,
+                    "422": _error(
+                        "Invalid fields (`invalid_request`, see `details.fields`), or the `external_ref` was sent "
+                        "with a different report (`external_ref_reused`)."
+                    ),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/v1/communities/{community_id}/feedback/{connection_id}/{external_ref}",
+        operations={
+            "get": {
+                "operationId": "getFeedback",
+                "summary": "A forwarded report's status and the answers shared with the reporter",
+                "parameters": [
+                    _COMMUNITY_ID,
+                    {
+                        "name": "connection_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The connection that sent the report.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    },
+                    {
+                        "name": "external_ref",
+                        "in": "path",
+                        "required": True,
+                        "description": "The platform's own id of the report.",
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 100,
+                            "pattern": schemas.EXTERNAL_REF,
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The report, as it is now.", "content": _json("Feedback")},
+                    "401": _UNAUTHORIZED,
+                    "403": _FORBIDDEN,
+                    "404": _error(
+                        "The connection sent no report with this id to this community (`feedback_not_found`)."
+                    ),
+                },
+            }
+        },
+    )
+    spec.path(
         path="/api/v1/openapi.json",
         operations={
             "get": {
@@ -269,6 +357,8 @@ def build_spec() -> APISpec:
         ("ExitRequest", schemas.ExitRequestSchema),
         ("Entry", schemas.EntrySchema),
         ("Profile", schemas.ProfileSchema),
+        ("FeedbackRequest", schemas.FeedbackRequestSchema),
+        ("Feedback", schemas.FeedbackSchema),
         ("Error", schemas.ErrorSchema),
     ):
         spec.components.schema(name, schema=schema)

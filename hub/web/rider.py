@@ -327,3 +327,7 @@ def entry_status(signed: str, entry_id: str) -> Response:
     """What a waiting page polls: the decision only, nothing personal."""
     entry = _entry_at(_resolve(signed), entry_id)
     return jsonify(decision=entry.decision.value)
+
+
+# The "Report a problem at this gate" form: importing it registers its routes on ``bp``.
+from hub.web import rider_report  # noqa: E402, F401

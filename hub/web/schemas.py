@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from hub.core.model import CredentialKind, Decision, PassKind
+from hub.core.model import CredentialKind, Decision, FeedbackCategory, FeedbackStatus, PassKind
 
 
 class FullMatch(validate.Regexp):
@@ -87,6 +87,40 @@ class EntryRequestSchema(_Request):
 
 class ExitRequestSchema(_Request):
     """No fields (yet): the body may be left out, or be ``{}``."""
+
+
+#: A report's text may have line breaks and tabs, but no other control characters.
+_MULTILINE = FullMatch(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+    error="Must not contain control characters other than line breaks and tabs.",
+)
+#: A platform's id of a report: it goes in a URL path, so no '/' and nothing to escape.
+EXTERNAL_REF = r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$"
+
+
+class FeedbackRequestSchema(_Request):
+    connection = _text(100, required=True, metadata={"description": "The platform connection sending the report."})
+    external_ref = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=100),
+            FullMatch(EXTERNAL_REF, error="Use letters, digits and . _ : ~ - (starting with a letter or digit)."),
+        ],
+        metadata={
+            "description": "The platform's own id of the report; sending it again is safe.",
+            "example": "fb-20260105-0042",
+        },
+    )
+    category = fields.Enum(FeedbackCategory, by_value=True, required=True)
+    body = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=2000), _MULTILINE],
+        metadata={"description": "What happened, as the reporter wrote it."},
+    )
+    contact = fields.String(
+        validate=[validate.Length(max=200), _PRINTABLE],
+        metadata={"description": "The reporter's name or phone, when they want an answer (personal data)."},
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -214,11 +248,41 @@ class ProfileCommunitySchema(Schema):
 
 
 class ProfileSchema(Schema):
+    version = fields.Integer(
+        required=True,
+        metadata={"description": "Grows with every change; the version the hub publishes to platforms."},
+    )
     community = fields.Nested(ProfileCommunitySchema, required=True)
     rules = fields.Nested(RulesSchema, required=True)
     gates = fields.List(fields.Nested(ProfileGateSchema), required=True, metadata={"description": "Never their codes."})
     buildings = fields.List(fields.Nested(ProfileBuildingSchema), required=True)
     zones = fields.Nested(ZonesSchema, required=True)
+
+
+class FeedbackAnswerSchema(Schema):
+    body = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class FeedbackSchema(Schema):
+    community = fields.String(required=True)
+    connection = fields.String(required=True)
+    external_ref = fields.String(required=True)
+    category = fields.Enum(FeedbackCategory, by_value=True, required=True)
+    body = fields.String(required=True)
+    status = fields.Enum(
+        FeedbackStatus,
+        by_value=True,
+        required=True,
+        metadata={"description": "open, in_progress (being looked at), resolved or closed."},
+    )
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    responses = fields.List(
+        fields.Nested(FeedbackAnswerSchema),
+        required=True,
+        metadata={"description": "The answers meant for the reporter, oldest first (never internal notes)."},
+    )
 
 
 class ErrorBodySchema(Schema):

@@ -46,6 +46,8 @@ NAV = (
     "admin.dashboard",
     "admin.guard_queue",
     "admin.entries",
+    "admin.feedback",
+    "admin.reports",
     "admin.communities",
     "admin.connections",
     "admin.plugins",
@@ -59,6 +61,8 @@ def _nav_labels() -> dict[str, str]:
         "admin.dashboard": _("Dashboard"),
         "admin.guard_queue": _("Manual checks"),
         "admin.entries": _("Entries"),
+        "admin.feedback": _("Feedback"),
+        "admin.reports": _("Reports"),
         "admin.communities": _("Communities"),
         "admin.connections": _("Connections"),
         "admin.plugins": _("Plugins"),
@@ -162,11 +166,15 @@ def init_app(app: Flask) -> None:
 # The pages: importing them registers their routes on ``bp``.
 from hub.web.admin import (  # noqa: E402
     audit_log,  # noqa: F401
+    communities,  # noqa: F401
     connections,  # noqa: F401
     dashboard,  # noqa: F401
     entries,  # noqa: F401
+    feedback,  # noqa: F401
     guard,  # noqa: F401
     jobs,  # noqa: F401
     plugins,  # noqa: F401
+    publications,  # noqa: F401
+    reports,  # noqa: F401
     sessions,
 )

@@ -2,7 +2,9 @@
 its own timezone) — entries granted, denied and sent to a guard, the median time to a
 decision, entries per hour (a chart drawn by the vendored Chart.js), why riders were
 denied, and each connection's health: its circuit (the Resilience plugin's view, in this
-process) and how its calls went in the last hour."""
+process), the latest health check the scheduler stored (``connections.health``: ok or
+failing, message, latency, when, and the circuit the scheduler saw) and how its calls
+went in the last hour."""
 
 from __future__ import annotations
 
@@ -13,16 +15,21 @@ from zoneinfo import ZoneInfo
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from hub.core.health import ConnectionHealth
 from hub.core.model import Community, Connection
 from hub.core.reports import CallSummary, local_day, summarise_day
 from hub.plugins import Resilience, find_builtin
 from hub.web.admin import bp
 from hub.web.admin.auth import current_user, login_required, require_community, visible_communities
+from hub.web.admin.dates import local, shared_timezone
 from hub.web.context import runtime_of
 from hub.web.i18n import language
 
 #: The window a connection's health is judged over.
 HEALTH_WINDOW = timedelta(hours=1)
+#: A stored health check older than this says the health job is not running (it runs
+#: every minute).
+CHECK_STALE_AFTER = timedelta(minutes=10)
 
 
 def _circuits() -> dict[str, str]:
@@ -59,6 +66,21 @@ def _health_label(summary: CallSummary) -> str:
     return _("Failing: %(failed)s of %(calls)s calls failed", calls=summary.calls, failed=summary.failed)
 
 
+def _last_check(check: ConnectionHealth | None, now: datetime, timezone: str) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "ok": check.ok,
+        "label": _("Answering") if check.ok else _("Failing"),
+        "message": check.message,
+        "latency": None if check.latency_ms is None else _("%(ms)s ms", ms=round(check.latency_ms)),
+        "checked_at": local(check.checked_at, timezone),
+        "circuit": check.circuit,
+        "circuit_label": _circuit_label(check.circuit),
+        "stale": now - check.checked_at > CHECK_STALE_AFTER,
+    }
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -93,6 +115,8 @@ def dashboard() -> Any:
     circuits = _circuits()
     calls = rt.store.call_summaries([c.id for c in chosen], now - HEALTH_WINDOW) if chosen else {}
     zh = language() == "zh"
+    checks = rt.store.connection_health()
+    timezone = shared_timezone(chosen)
     health = [
         {
             "connection": conn,
@@ -101,6 +125,7 @@ def dashboard() -> Any:
             "circuit_label": _circuit_label(circuits.get(conn.id, "closed")),
             "calls": calls.get(conn.id, CallSummary()),
             "calls_label": _health_label(calls.get(conn.id, CallSummary())),
+            "check": _last_check(checks.get(conn.id), now, timezone),
         }
         for conn in _connections(chosen)
     ]
@@ -120,6 +145,7 @@ def dashboard() -> Any:
         median_ms="–" if summary.median_decision_ms is None else f"{summary.median_decision_ms:.0f} ms",
         median_guard=_duration(summary.median_guard_s),
         zones=zones,
+        check_zone=timezone,
     )
 
 

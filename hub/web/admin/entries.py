@@ -3,7 +3,9 @@
 Managers see their own communities' entries, operators every community's; guards work
 the guard queue instead (403 here). Another community's entry answers 404 by any URL.
 Opening an entry shows its rider's masked name and phone, so it is audited
-(``entry.viewed``).
+(``entry.viewed``). What the hub keeps in full — the rider's reference at the platform
+and the orders' addresses — is masked too; an operator may reveal it for one entry,
+giving a reason, and each reveal is audited (``personal_data.revealed``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from hub.core.errors import NotFound
-from hub.core.model import Connection, Decision, Entry, Gate, PluginKind
+from hub.core.model import Community, Connection, Decision, Entry, Gate, PluginKind
 from hub.web.admin import bp
 from hub.web.admin.auth import audit, current_user, login_required, require_community, visible_communities
 from hub.web.admin.dates import day_range, local, parse_day, shared_timezone
+from hub.web.admin.reveal import reveal_reason
 from hub.web.context import runtime_of
 
 PAGE_SIZE = 50
@@ -130,17 +133,44 @@ def entries() -> str:
     )
 
 
+#: What a reveal shows of an entry, as the audit record names it.
+REVEALED_FIELDS = ("rider_ref", "order_addresses")
+
+
 @bp.get("/entries/<entry_id>")
 @login_required(*READERS)
 def entry_detail(entry_id: str) -> str:
-    rt = runtime_of()
+    entry, community = _entry(entry_id)
+    audit("entry.viewed", entry.id, {"community": entry.community_id})
+    return _entry_page(entry, community, revealed=False)
+
+
+@bp.post("/entries/<entry_id>/reveal")
+@login_required("operator")
+def entry_reveal(entry_id: str) -> tuple[str, int] | str:
+    entry, community = _entry(entry_id)
+    reason = reveal_reason()
+    if reason is None:
+        return _entry_page(entry, community, revealed=False, reveal_problem=True), 400
+    audit(
+        "personal_data.revealed",
+        entry.id,
+        {"community": entry.community_id, "fields": list(REVEALED_FIELDS), "reason": reason},
+    )
+    return _entry_page(entry, community, revealed=True)
+
+
+def _entry(entry_id: str) -> tuple[Entry, Community]:
     try:
-        entry = rt.store.get_entry(entry_id)
+        entry = runtime_of().store.get_entry(entry_id)
     except NotFound:
         abort(404)
-    community = require_community(entry.community_id)
+    return entry, require_community(entry.community_id)
+
+
+def _entry_page(entry: Entry, community: Community, *, revealed: bool, reveal_problem: bool = False) -> str:
+    rt = runtime_of()
     rider = rt.store.entry_rider(entry.id)
-    audit("entry.viewed", entry.id, {"community": entry.community_id})
     slowest = max((call.duration_ms for call in entry.hook_calls), default=0.0)
     return render_template(
         "admin/entry_detail.html",
@@ -157,6 +187,9 @@ def entry_detail(entry_id: str) -> str:
         timezone=community.timezone,
         local=lambda moment: local(moment, community.timezone),
         now=rt.clock.now(),
+        revealed=revealed,
+        reveal_problem=reveal_problem,
+        reveal_url=url_for("admin.entry_reveal", entry_id=entry.id),
     )
 
 

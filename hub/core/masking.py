@@ -1,0 +1,55 @@
+"""Masking personal data for display: what the console shows by default.
+
+Platforms send riders' names and phones already masked; what the hub itself keeps in
+full — order addresses, a platform's rider reference, a reporter's contact — is shown
+through these functions, and only an operator's audited reveal shows it whole.
+Each function keeps just enough to tell two values apart on a page.
+"""
+
+from __future__ import annotations
+
+import re
+
+_STAR = "*"
+_DIGITS = re.compile(r"\d")
+
+
+def mask_phone(value: str) -> str:
+    """``"13812345678"`` → ``"138****5678"``: the first three and last four digits of a
+    number of 11 or more digits, the last two of a shorter one."""
+    digits = "".join(_DIGITS.findall(value))
+    if len(digits) >= 11:
+        return digits[:3] + _STAR * 4 + digits[-4:]
+    if len(digits) >= 4:
+        return _STAR * (len(digits) - 2) + digits[-2:]
+    return _STAR * len(digits)
+
+
+def mask_name(value: str) -> str:
+    """``"王小明"`` → ``"王**"``, ``"Li Wei"`` → ``"L*****"``: the first character."""
+    value = value.strip()
+    return value[:1] + _STAR * (len(value) - 1) if value else ""
+
+
+def mask_ref(value: str) -> str:
+    """An identifier shown by its first three characters: ``"r-48213"`` → ``"r-4…"``."""
+    return value[:3] + "…" if len(value) > 3 else _STAR * len(value)
+
+
+def mask_address(value: str) -> str:
+    """An address without its details: the first third of it (at most 8 characters),
+    then stars, so a building can be told but not a flat."""
+    value = value.strip()
+    if not value:
+        return ""
+    keep = min(8, len(value) // 3)
+    return value[:keep] + _STAR * 3
+
+
+def mask_contact(value: str) -> str:
+    """A reporter's contact as typed: a phone number when it has enough digits (the
+    rest hidden), a name otherwise."""
+    digits = _DIGITS.findall(value)
+    if len(digits) >= 7:
+        return mask_phone(value)
+    return mask_name(value)
