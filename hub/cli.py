@@ -922,7 +922,8 @@ def jobs_run(state: _State, job_id: str) -> None:
         progress.close()
     if not result.ok:
         raise click.ClickException(f"{job_id} failed after {result.duration_s:.1f} s: {result.error}")
-    click.echo(f"{job_id}: {result.items} item(s) in {result.duration_s:.1f} s")
+    failed = f", {result.failed} failed (tried again on a later run)" if result.failed else ""
+    click.echo(f"{job_id}: {result.items} item(s){failed} in {result.duration_s:.1f} s")
 
 
 @contextlib.contextmanager

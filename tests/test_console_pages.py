@@ -406,6 +406,15 @@ def test_run_now_with_the_csrf_token_runs_records_and_shows_the_job(rw, sign_in,
     assert 'data-ran="outbox.deliver"' in html and "0 item(s)" in html
 
 
+def test_a_run_with_failed_items_says_how_many(rw, sign_in, store):
+    run_id = store.start_job_run("outbox.deliver")
+    store.finish_job_run(run_id, items=7, errors=3)
+
+    html = page(sign_in("operator"), "/admin/jobs")
+
+    assert "7 item(s), 3 failed" in html
+
+
 def test_run_now_is_for_operators_and_known_jobs_only(rw, sign_in, store):
     anna = sign_in("manager_a")
     token = csrf_of(page(anna, "/admin/entries"))

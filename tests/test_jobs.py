@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hub.cli import main
 from hub.core.clock import ManualClock
 from hub.core.jobs import JobContext
-from hub.core.model import JobSpec
+from hub.core.model import JobOutcome, JobSpec
 from hub.core.plugins import Hub
 from hub.core.scheduler import MISFIRE_GRACE_S, build_scheduler, run_job
 from hub.core.secrets import generate_key
@@ -36,6 +36,14 @@ def test_a_run_is_recorded_with_its_items(context):
     run = context.store.last_job_runs()["count.three"]
     assert (run["items"], run["errors"], run["error"]) == (3, 0, None)
     assert run["ended_at"] is not None
+
+
+def test_a_run_records_the_items_that_failed(context):
+    result = run_job(JobSpec("some.fail", lambda ctx: JobOutcome(5, 2), "interval", {"minutes": 1}), context)
+
+    assert result.ok and (result.items, result.failed) == (5, 2)
+    run = context.store.last_job_runs()["some.fail"]
+    assert (run["items"], run["errors"], run["error"]) == (5, 2, None)
 
 
 def test_a_failing_run_is_recorded_and_not_raised(context):

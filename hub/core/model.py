@@ -78,16 +78,26 @@ class Health:
 
 
 @dataclass(frozen=True)
+class JobOutcome:
+    """What a job run did: ``items`` handled, of which ``errors`` failed (to be tried
+    again on a later run). A job that raises has failed as a whole instead."""
+
+    items: int
+    errors: int = 0
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """A scheduled job a plugin contributes (returned in a list by ``hub_jobs``).
 
     ``trigger`` and ``trigger_args`` are APScheduler 3 trigger arguments, e.g.
     ``trigger="interval", trigger_args={"minutes": 5}``. ``func`` receives a
-    :class:`hub.core.jobs.JobContext` and returns the number of items it handled.
+    :class:`hub.core.jobs.JobContext` and returns the number of items it handled, or a
+    :class:`JobOutcome` with how many of them failed.
     """
 
     id: str
-    func: Callable[..., int | None]
+    func: Callable[..., JobOutcome | int | None]
     trigger: str
     trigger_args: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""

@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 
 from hub.core.errors import describe_error
 from hub.core.jobs import JobContext
-from hub.core.model import JobSpec
+from hub.core.model import JobOutcome, JobSpec
 from hub.core.scheduler_lock import LockHolder, SchedulerLock
 from hub.core.store import Store
 
@@ -45,10 +45,14 @@ STANDBY_RETRY_S = 5.0
 
 @dataclass(frozen=True)
 class JobResult:
+    """A run: ``items`` handled, ``failed`` of them (tried again later), or the
+    ``error`` that stopped the whole run."""
+
     job_id: str
     items: int
     error: str | None = None
     duration_s: float = 0.0
+    failed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -61,17 +65,19 @@ def run_job(spec: JobSpec, context: JobContext) -> JobResult:
     run_id = context.store.start_job_run(spec.id)
     started = context.clock.monotonic()
     try:
-        items = int(spec.func(context) or 0)
+        outcome = spec.func(context)
     except Exception as exc:
         error = describe_error(exc)
         took = context.clock.monotonic() - started
         log.exception("job %s failed after %.1f s", spec.id, took)
         context.store.finish_job_run(run_id, errors=1, error=error)
         return JobResult(spec.id, 0, error, took)
-    context.store.finish_job_run(run_id, items=items)
+    if not isinstance(outcome, JobOutcome):
+        outcome = JobOutcome(int(outcome or 0))
+    context.store.finish_job_run(run_id, items=outcome.items, errors=outcome.errors)
     took = context.clock.monotonic() - started
-    log.info("job %s: %d item(s) in %.1f s", spec.id, items, took)
-    return JobResult(spec.id, items, None, took)
+    log.info("job %s: %d item(s), %d failed, in %.1f s", spec.id, outcome.items, outcome.errors, took)
+    return JobResult(spec.id, outcome.items, None, took, outcome.errors)
 
 
 # -- schedules -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from hub.core.expiry import expire_passes
 from hub.core.health import check_connections
 from hub.core.hookspecs import hookimpl
 from hub.core.jobs import JobContext
-from hub.core.model import JobSpec, PluginInfo
+from hub.core.model import JobOutcome, JobSpec, PluginInfo
 from hub.core.publishing import publish_communities
 from hub.core.reconcile import reconcile_orders
 from hub.core.retention import purge
@@ -16,28 +16,33 @@ from hub.plugins.info import builtin_info
 from hub.plugins.resilience import Resilience
 
 
-def deliver_outbox(context: JobContext) -> int:
-    """Deliver due rider notices and visitor records; returns how many were attempted."""
-    return deliver_due(context.hub, context.store, context.clock, progress=context.progress).attempted
+def deliver_outbox(context: JobContext) -> JobOutcome:
+    """Deliver due rider notices and visitor records: how many were attempted, and how
+    many failed (retried later or given up)."""
+    report = deliver_due(context.hub, context.store, context.clock, progress=context.progress)
+    return JobOutcome(report.attempted, report.retried + report.dead)
 
 
-def reconcile(context: JobContext) -> int:
+def reconcile(context: JobContext) -> JobOutcome:
     """Poll the orders of live passes that were not pushed lately and cut the passes of
-    delivered or cancelled ones to the exit grace; returns how many orders the
-    platforms answered."""
-    return reconcile_orders(context.hub, context.store, progress=context.progress).polled
+    delivered or cancelled ones to the exit grace: the orders asked about, and those
+    the platforms did not know or could not answer."""
+    report = reconcile_orders(context.hub, context.store, progress=context.progress)
+    return JobOutcome(report.polled + report.errors, report.errors)
 
 
-def expire(context: JobContext) -> int:
-    """Take expired passes back at their devices, retrying failures with back-off;
-    returns how many passes were attempted."""
-    return expire_passes(context.hub, context.store, progress=context.progress).attempted
+def expire(context: JobContext) -> JobOutcome:
+    """Take expired passes back at their devices, retrying failures with back-off: the
+    passes attempted, and those whose device did not confirm."""
+    report = expire_passes(context.hub, context.store, progress=context.progress)
+    return JobOutcome(report.attempted, report.failed)
 
 
-def publish_profiles(context: JobContext) -> int:
-    """Publish community profiles that changed, are a day old or failed before;
-    returns how many publications were attempted."""
-    return publish_communities(context.hub, context.store, context.clock, progress=context.progress).attempted
+def publish_profiles(context: JobContext) -> JobOutcome:
+    """Publish community profiles that changed, are a day old or failed before: the
+    publications attempted, and those that failed."""
+    report = publish_communities(context.hub, context.store, context.clock, progress=context.progress)
+    return JobOutcome(report.attempted, report.failed)
 
 
 def door_events(context: JobContext) -> int:

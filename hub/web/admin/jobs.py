@@ -78,7 +78,7 @@ def run_now(job_id: str) -> Response:
     if spec is None:
         abort(404)
     result = run_job(spec, JobContext(rt.hub, rt.store, rt.clock))
-    data: dict[str, Any] = {"items": result.items, "error": result.error}
+    data: dict[str, Any] = {"items": result.items, "failed": result.failed, "error": result.error}
     audit("job.run", job_id, data)
     return redirect(url_for("admin.jobs", ran=job_id, _anchor=f"job-{job_id}"), 303)
 
