@@ -1,4 +1,6 @@
-"""Fixtures shared by the browser tests (the rider page's and the console's).
+"""Fixtures shared by the console's tests (``cw``, ``store``, ``sign_in``: a console
+world of tests.console_world, signed in by role) and by the browser tests (the rider
+page's and the console's).
 
 Browsers cannot be downloaded here, so ``playwright install`` is never run: the tests use
 the chromium at ``LAST100_CHROMIUM`` (default: ``chromium`` on the PATH) and skip, saying
@@ -19,6 +21,34 @@ from pathlib import Path
 import pytest
 
 LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
+
+#: Each role of the console's tests, as a user of tests.console_world.
+ROLE_USERS = {"operator": "olga", "manager_a": "anna", "manager_b": "bert", "guard": "gus"}
+
+
+@pytest.fixture
+def cw(tmp_path):
+    """A console world (tests.console_world); a test module may override it to add to it."""
+    from tests.console_world import build_console_world
+
+    world = build_console_world(tmp_path)
+    yield world
+    world.close()
+
+
+@pytest.fixture
+def store(cw):
+    return cw.store
+
+
+@pytest.fixture
+def sign_in(cw):
+    """``sign_in(role)``: a client signed in through the real form as that role's user."""
+
+    def signed_in(who: str):
+        return cw.sign_in(ROLE_USERS[who])
+
+    return signed_in
 
 
 def _unavailable(reason: str) -> None:

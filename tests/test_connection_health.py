@@ -18,7 +18,6 @@ from hub.core.jobs import JobContext
 from hub.core.model import Connection, Health, Order, PluginInfo
 from hub.core.scheduler import MISFIRE_GRACE_S, build_scheduler, run_job
 from hub.plugins import Resilience, find_builtin
-from tests.console_world import build_console_world
 from tests.engine_fakes import build_world
 
 
@@ -215,13 +214,6 @@ def test_the_job_runs_every_minute_as_one_instance(world):
 
 
 # -- the dashboard ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cw(tmp_path):
-    world = build_console_world(tmp_path)
-    yield world
-    world.close()
 
 
 def row_of(html: str, connection_id: str) -> str:

@@ -19,9 +19,6 @@ from hub.core.model import Building, CommunityPolicy, Zone
 from hub.web import gateqr
 from tests.console_world import build_console_world, csrf_of
 
-#: Each role of the tests, as a user of tests.console_world.
-USER = {"operator": "olga", "manager_a": "anna", "manager_b": "bert", "guard": "gus"}
-
 
 @pytest.fixture
 def cw(tmp_path):
@@ -35,19 +32,6 @@ def cw(tmp_path):
     store.add_zone("c2", Zone("z9", "locker", "River lockers"))
     yield world
     world.close()
-
-
-@pytest.fixture
-def store(cw):
-    return cw.store
-
-
-@pytest.fixture
-def sign_in(cw):
-    def signed_in(who: str):
-        return cw.sign_in(USER[who])
-
-    return signed_in
 
 
 def page(client, url: str, status: int = 200) -> str:

@@ -15,18 +15,11 @@ import pytest
 from hub.core.errors import UpstreamError
 from hub.core.model import Decision, Reason
 from hub.core.reports import local_day, summarise_day
-from tests.console_world import build_console_world, csrf_of, waiting
+from tests.console_world import csrf_of, waiting
 from tests.engine_fakes import request
 from tests.storage.builders import make_entry, save
 
 NO_ORDER = Reason("no_active_order", "未找到订单", "No order for this community")
-
-
-@pytest.fixture
-def cw(tmp_path):
-    world = build_console_world(tmp_path)
-    yield world
-    world.close()
 
 
 def utc(day: int, hour: int, minute: int = 0) -> datetime:

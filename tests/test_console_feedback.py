@@ -13,31 +13,10 @@ from sqlalchemy import text
 
 from hub.core.model import FeedbackCategory, FeedbackSource, FeedbackStatus
 from hub.web.admin.feedback import PAGE_SIZE
-from tests.console_world import build_console_world, csrf_of
+from tests.console_world import csrf_of
 
-USER = {"operator": "olga", "manager_a": "anna", "manager_b": "bert", "guard": "gus"}
 PHONE = "13812345678"
 TABLES = ("feedback", "feedback_responses")
-
-
-@pytest.fixture
-def cw(tmp_path):
-    world = build_console_world(tmp_path)
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def store(cw):
-    return cw.store
-
-
-@pytest.fixture
-def sign_in(cw):
-    def signed_in(who: str):
-        return cw.sign_in(USER[who])
-
-    return signed_in
 
 
 def page(client, url: str, status: int = 200) -> str:

@@ -16,38 +16,16 @@ from sqlalchemy import text
 from hub.core.model import Decision, Reason
 from hub.core.outbox import OutboxItem, enqueue
 from hub.core.plugins import LoadFailure
-from tests.console_world import build_console_world, csrf_of
+from tests.console_world import csrf_of
 from tests.engine_fakes import request
 from tests.storage.builders import make_entry, save
 
-#: Each role of the tests, as a user of tests.console_world (``None``: not signed in).
-USER = {"operator": "olga", "manager_a": "anna", "manager_b": "bert", "guard": "gus"}
 PAGES = ["/admin/entries", "/admin/audit", "/admin/plugins", "/admin/jobs"]
-
-
-@pytest.fixture
-def cw(tmp_path):
-    world = build_console_world(tmp_path)
-    yield world
-    world.close()
 
 
 @pytest.fixture
 def rw(cw):
     return cw.rw
-
-
-@pytest.fixture
-def store(cw):
-    return cw.store
-
-
-@pytest.fixture
-def sign_in(cw):
-    def signed_in(who: str):
-        return cw.sign_in(USER[who])
-
-    return signed_in
 
 
 def page(client, url: str, status: int = 200) -> str:
