@@ -44,6 +44,23 @@ _HOOK = "hub_get_order"
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """How much one run of the job does: ``limit`` orders at most (the longest unheard
+    first), ``workers`` calls to platforms at once, ``batch_size`` answers stored per
+    transaction. A run takes about ``limit / workers`` times a call's latency (plus one
+    short write per batch), so e.g. 100,000 orders at 50 ms a call need about 100
+    workers to be asked within a minute."""
+
+    limit: int = MAX_PER_RUN
+    workers: int = WORKERS
+    batch_size: int = BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.workers < 1 or self.batch_size < 1:
+            raise ValueError("the reconcile limit, workers and batch size must be at least 1")
+
+
+@dataclass(frozen=True)
 class ReconcileReport:
     """What one run did: orders the platforms answered (``polled``), of which ``final``
     were delivered or cancelled, passes cut short, orders the platforms did not know, and

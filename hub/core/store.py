@@ -2393,7 +2393,8 @@ def _upsert_orders(
         }
         for o in orders
     }
-    stmt = insert_for(session, OrderRow).values(list(by_ref.values()))
+    # executemany with one cached statement, rather than a multi-row VALUES compiled anew
+    stmt = insert_for(session, OrderRow)
     updated = _ORDER_FIELDS + (("received_at", "source") if confirm else ())
     not_older = or_(
         stmt.excluded.updated_at.is_(None),
@@ -2407,7 +2408,7 @@ def _upsert_orders(
         set_={c: kept.get(c, stmt.excluded[c]) for c in updated},
         where=not_older,
     )
-    session.execute(stmt)
+    session.execute(stmt, list(by_ref.values()))
 
 
 def _entry_query() -> Select[Any]:
@@ -2459,42 +2460,87 @@ def _record_orders(
     poll), fresh from now, and cut the live passes of the entries a now final order let
     in to the exit grace (:func:`_shorten_passes`). Returns a ``pass.shortened`` audit
     record for each pass cut, for the caller to append with its own."""
+    final = [order for order in orders if order.status.final]
+    # Whose orders they were before this report (an order may have changed riders).
+    before = _order_riders(session, connection_id, [order.ref for order in final])
     _upsert_orders(session, connection_id, orders, source, now, confirm=True)
+    after = _order_riders(session, connection_id, [order.ref for order in final])
+    riders = set().union(*(_riders_of(order, before, after) for order in final))
     return [
         audit.AuditRecord(
             actor,
             "pass.shortened",
             pass_id,
-            {"connection": connection_id, "order": order.ref, "valid_until": until.isoformat(), "source": source},
+            {"connection": connection_id, "order": ref, "valid_until": until.isoformat(), "source": source},
         )
-        for order in orders
-        if order.status.final
-        for pass_id, until in _shorten_passes(session, connection_id, order, now)
+        for ref, pass_id, until in _shorten_passes(session, connection_id, final, now, riders=riders)
     ]
 
 
-def _shorten_passes(session: Session, connection_id: str, order: Order, now: datetime) -> list[tuple[str, datetime]]:
-    """Cut the live passes of entries that used a now final order to the community's
-    exit grace from its delivery; returns (pass id, new end) of each pass shortened."""
-    live = session.execute(
+def _riders_of(order: Order, before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:
+    """The riders whose entries may have used ``order``: its rider as reported, as stored
+    before the report and as stored now. An empty ref among them (an order stored
+    without its rider, which any rider may have used) means "any rider"."""
+    riders = {after.get(order.ref, ""), before.get(order.ref, after.get(order.ref, ""))}
+    if order.rider_ref:
+        riders.add(order.rider_ref)
+    return riders
+
+
+def _order_riders(session: Session, connection_id: str, refs: Sequence[str]) -> dict[str, str]:
+    """The stored rider of each of a connection's orders named in ``refs``."""
+    found: dict[str, str] = {}
+    ordered = sorted(set(refs))
+    for start in range(0, len(ordered), 500):
+        query = select(OrderRow.ref, OrderRow.rider_ref).where(
+            OrderRow.connection_id == connection_id, OrderRow.ref.in_(ordered[start : start + 500])
+        )
+        found.update((ref, rider_ref) for ref, rider_ref in session.execute(query))
+    return found
+
+
+def _shorten_passes(
+    session: Session, connection_id: str, orders: Sequence[Order], now: datetime, *, riders: Collection[str] = ("",)
+) -> list[tuple[str, str, datetime]]:
+    """Cut the live passes of entries that used a now final order (of ``orders``) to the
+    community's exit grace from its delivery; returns (order ref, pass id, new end) of
+    each pass shortened, by order.
+
+    ``riders``: the platform refs of the riders the orders belonged to. An entry only
+    ever uses its own rider's orders, so only the live passes of those riders' entries
+    (and of entries whose rider is gone) are read, in one query through the entries'
+    rider index, instead of every live pass of the connection once per order: with many
+    passes live that made a run of the reconciliation job quadratic. When a rider is not
+    known (an empty ref), every live pass of the connection is read."""
+    if not orders:
+        return []
+    position = {order.ref: n for n, order in enumerate(orders)}
+    query = (
         select(PassRow, EntryRow.order_refs, CommunityRow.policy)
         .join(EntryRow, PassRow.entry_id == EntryRow.id)
         .join(CommunityRow, EntryRow.community_id == CommunityRow.id)
         .where(EntryRow.connection_id == connection_id, PassRow.revoked_at.is_(None), PassRow.valid_until > now)
-    ).all()
-    shortened = []
-    for access_pass, order_refs, policy in live:
-        if order.ref not in (order_refs or ()):
-            continue
-        others = set(order_refs) - {order.ref}
-        if others and _any_unfinished(session, connection_id, others):
-            continue
-        grace = timedelta(minutes=rows.policy_from_json(policy).exit_grace_minutes)
-        until = min(access_pass.valid_until, (order.updated_at or now) + grace)
-        if until < access_pass.valid_until:
-            access_pass.valid_until = until
-            shortened.append((access_pass.id, until))
-    return shortened
+    )
+    if "" not in riders:
+        ids = select(RiderRow.id).where(
+            RiderRow.connection_id == connection_id, RiderRow.platform_ref.in_(sorted(riders))
+        )
+        query = query.where(or_(EntryRow.rider_id.in_(ids), EntryRow.rider_id.is_(None)))
+    shortened: list[tuple[int, int, str, str, datetime]] = []
+    for row_no, (access_pass, order_refs, policy) in enumerate(session.execute(query).all()):
+        used = sorted(position[ref] for ref in set(order_refs or ()) if ref in position)
+        for n in used:
+            order = orders[n]
+            others = set(order_refs) - {order.ref}
+            if others and _any_unfinished(session, connection_id, others):
+                continue
+            grace = timedelta(minutes=rows.policy_from_json(policy).exit_grace_minutes)
+            until = min(access_pass.valid_until, (order.updated_at or now) + grace)
+            if until < access_pass.valid_until:
+                access_pass.valid_until = until
+                shortened.append((n, row_no, order.ref, access_pass.id, until))
+    shortened.sort(key=lambda s: (s[0], s[1]))
+    return [(ref, pass_id, until) for _, _, ref, pass_id, until in shortened]
 
 
 def _any_unfinished(session: Session, connection_id: str, refs: Collection[str]) -> bool:

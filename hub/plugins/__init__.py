@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from hub.core.clock import Clock
+from hub.core.reconcile import ReconcileSettings
 from hub.plugins.audit import Audit
 from hub.plugins.cache import VerificationCache
 from hub.plugins.fallback import ManualCheckFallback
@@ -55,6 +56,7 @@ def builtin_plugins(
     failure_threshold: int = 5,
     reset_after_s: float = 30,
     cache_size: int = 10000,
+    reconcile: ReconcileSettings | None = None,
 ) -> list[object]:
     """Fresh instances of the built-in plugins, in the order they must be registered.
 
@@ -76,7 +78,7 @@ def builtin_plugins(
     """
     clock = clock or Clock()
     return [
-        BuiltinJobs(),
+        BuiltinJobs(reconcile),
         DefaultPolicy(),
         ManualCheckFallback(),
         Resilience(clock, failure_threshold=failure_threshold, reset_after_s=reset_after_s),

@@ -10,7 +10,7 @@ from hub.core.hookspecs import hookimpl
 from hub.core.jobs import JobContext
 from hub.core.model import JobOutcome, JobSpec, PluginInfo
 from hub.core.publishing import publish_communities
-from hub.core.reconcile import reconcile_orders
+from hub.core.reconcile import ReconcileSettings, reconcile_orders
 from hub.core.retention import purge
 from hub.plugins.info import builtin_info
 from hub.plugins.resilience import Resilience
@@ -23,11 +23,19 @@ def deliver_outbox(context: JobContext) -> JobOutcome:
     return JobOutcome(report.attempted, report.retried + report.dead)
 
 
-def reconcile(context: JobContext) -> JobOutcome:
+def reconcile(context: JobContext, settings: ReconcileSettings | None = None) -> JobOutcome:
     """Poll the orders of live passes that were not pushed lately and cut the passes of
     delivered or cancelled ones to the exit grace: the orders asked about, and those
-    the platforms did not know or could not answer."""
-    report = reconcile_orders(context.hub, context.store, progress=context.progress)
+    the platforms did not know or could not answer. ``settings``: how much a run does."""
+    settings = settings or ReconcileSettings()
+    report = reconcile_orders(
+        context.hub,
+        context.store,
+        batch_size=settings.batch_size,
+        workers=settings.workers,
+        limit=settings.limit,
+        progress=context.progress,
+    )
     return JobOutcome(report.polled + report.errors, report.errors)
 
 
@@ -68,6 +76,16 @@ def retention_purge(context: JobContext) -> int:
 
 
 class BuiltinJobs:
+    """The hub's own jobs. ``reconcile`` sizes ``orders.reconcile``: the defaults (2,000
+    orders a run, 4 calls at once) suit a hub with a few thousand live passes; one with
+    100,000 needs a bigger cap and more calls at once to catch up within a minute."""
+
+    def __init__(self, reconcile: ReconcileSettings | None = None) -> None:
+        self.reconcile = reconcile or ReconcileSettings()
+
+    def _reconcile(self, context: JobContext) -> JobOutcome:
+        return reconcile(context, self.reconcile)
+
     @hookimpl
     def hub_plugin_info(self) -> PluginInfo:
         return builtin_info("builtin-jobs", "The hub's own scheduled jobs.", {"jobs"})
@@ -84,7 +102,7 @@ class BuiltinJobs:
             ),
             JobSpec(
                 "orders.reconcile",
-                reconcile,
+                self._reconcile,
                 "interval",
                 {"seconds": 60},
                 "Poll platforms for orders of live passes not pushed lately; delivered or cancelled ends the pass",

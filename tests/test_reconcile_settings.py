@@ -1,0 +1,44 @@
+"""``orders.reconcile`` sized by :class:`ReconcileSettings` (the cap per run, the calls
+at once, the batch), given to the built-in jobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.core.reconcile import BATCH_SIZE, MAX_PER_RUN, WORKERS, ReconcileSettings
+from hub.plugins import builtin_plugins
+from hub.plugins.jobs import BuiltinJobs
+
+
+def test_the_defaults_are_the_modules():
+    assert ReconcileSettings() == ReconcileSettings(MAX_PER_RUN, WORKERS, BATCH_SIZE)
+
+
+@pytest.mark.parametrize("field", ["limit", "workers", "batch_size"])
+def test_each_setting_must_be_at_least_one(field):
+    with pytest.raises(ValueError):
+        ReconcileSettings(**{field: 0})
+
+
+def test_the_job_runs_with_the_settings_it_was_given(monkeypatch):
+    seen = {}
+
+    def fake_reconcile(hub, store, **kwargs):
+        seen.update(kwargs)
+        from hub.core.reconcile import ReconcileReport
+
+        return ReconcileReport(polled=3)
+
+    monkeypatch.setattr("hub.plugins.jobs.reconcile_orders", fake_reconcile)
+    settings = ReconcileSettings(limit=100_000, workers=128, batch_size=500)
+    [jobs] = [p for p in builtin_plugins(reconcile=settings) if isinstance(p, BuiltinJobs)]
+    [spec] = [s for s in jobs.hub_jobs() if s.id == "orders.reconcile"]
+
+    class Context:
+        hub = store = None
+        progress = staticmethod(lambda done, total, note: None)
+
+    outcome = spec.func(Context())
+
+    assert (seen["limit"], seen["workers"], seen["batch_size"]) == (100_000, 128, 500)
+    assert outcome.items == 3
