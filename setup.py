@@ -13,6 +13,11 @@ TEST_REQUIRES = [
     "ruff>=0.5",  # the scaffolder's test checks the generated code is ruff-clean
 ]
 
+#: The entry benchmark (benchmarks/): the naive baseline's server, the hub's CPU and
+#: memory, the latency chart. Also in the test extra: CI runs a smoke run of it.
+BENCH_REQUIRES = ["gunicorn>=23", "psutil>=5.9", "matplotlib>=3.8"]
+TEST_REQUIRES += BENCH_REQUIRES
+
 setup(
     name="last100-hub",
     version="0.1.0",
@@ -66,6 +71,7 @@ setup(
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
+        "bench": BENCH_REQUIRES,
         "test": TEST_REQUIRES,
         "dev": [*TEST_REQUIRES, "tox>=4"],
     },

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import json
+import random
 import secrets
 import sys
 import threading
@@ -155,6 +156,7 @@ class _Device:
     pushes: list[dict[str, Any]] = field(default_factory=list)
     remote_opens: list[dict[str, Any]] = field(default_factory=list)
     delay_s: float = 0.0
+    error_rate: float = 0.0  # share of authenticated ISAPI requests answered 503 (benchmarks)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def local(self, moment: datetime) -> datetime:
@@ -330,9 +332,15 @@ def _authenticate() -> Response | None:
     if delay:
         time.sleep(delay)
     if device.auth_mode == "basic":
-        return None if _basic_ok(device) else _challenge(device)
-    accepted, stale = _digest_ok(device)
-    return None if accepted else _challenge(device, stale=stale)
+        if not _basic_ok(device):
+            return _challenge(device)
+    else:
+        accepted, stale = _digest_ok(device)
+        if not accepted:
+            return _challenge(device, stale=stale)
+    if device.error_rate and random.random() < device.error_rate:
+        return Response("injected error (--error-rate)", 503, mimetype="text/plain")
+    return None
 
 
 @isapi.get("/System/deviceInfo")
@@ -787,6 +795,8 @@ def create_app(
     doors: int = 2,
     push_format: str = "multipart",
     delete_processing_polls: int = 1,
+    delay_s: float = 0.0,
+    error_rate: float = 0.0,
 ) -> Flask:
     """A simulated Hikvision access controller.
 
@@ -801,6 +811,9 @@ def create_app(
     :param push_format: ``multipart`` (an ``event_log`` part) or ``json``.
     :param delete_processing_polls: how many progress polls answer ``processing`` after a
         deletion before ``success``.
+    :param delay_s: wait this long before answering every ISAPI request (as
+        ``POST /_sim/delay`` sets it).
+    :param error_rate: answer this share of authenticated ISAPI requests (0 to 1) with ``503``.
     """
     if auth not in ("digest", "basic") or push_format not in ("multipart", "json"):
         raise ValueError("auth is digest or basic, push_format multipart or json")
@@ -817,6 +830,8 @@ def create_app(
         realm=f"IP Camera({serial[-5:]})",
         serial_number=serial,
         delete_processing_polls=delete_processing_polls,
+        delay_s=delay_s,
+        error_rate=error_rate,
     )
     app.register_blueprint(isapi)
     app.register_blueprint(admin)
@@ -859,9 +874,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--push-url", default="", help="the hub's push URL for the connection")
     parser.add_argument("--auth", choices=("digest", "basic"), default="digest", help="what the device demands")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="wait before answering each ISAPI request (a grant makes two)"
+    )
+    parser.add_argument("--error-rate", type=float, default=0, help="share (0-1) of ISAPI requests answered 503")
     args = parser.parse_args(argv)
     keys = SimulatorKeys.generate()
-    app = create_app(keys, push_url=args.push_url, auth=args.auth)
+    app = create_app(
+        keys, push_url=args.push_url, auth=args.auth, delay_s=args.latency_ms / 1000, error_rate=args.error_rate
+    )
     server = make_server(args.host, args.port, app, threaded=True)
     base_url = f"http://{args.host}:{server.server_port}"
     print("Hikvision ISAPI simulator; settings for a hikvision connection:", file=sys.stderr)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import random
 import secrets
 import sys
 import threading
@@ -141,6 +142,7 @@ class _Platform:
     pushes: list[dict[str, Any]] = field(default_factory=list)
     delay_s: float = 0.0
     delay_mode: str = "headers"
+    error_rate: float = 0.0  # share of protocol requests answered 503 (benchmarks)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rider_by_ref(self, ref: str) -> SimRider | None:
@@ -214,9 +216,11 @@ api = Blueprint("riderpass", __name__, url_prefix=f"{BASE_PATH}/v1")
 def _authenticate() -> Response | None:
     platform = _platform()
     with platform.lock:
-        delay, mode = platform.delay_s, platform.delay_mode
+        delay, mode, error_rate = platform.delay_s, platform.delay_mode, platform.error_rate
     if delay and mode == "headers":
         time.sleep(delay)
+    if error_rate and random.random() < error_rate:
+        return problem(503, "unavailable", "injected error (--error-rate)")
     try:
         verify_request(
             {platform.keys.key_id: platform.keys.signing_secret},
@@ -526,6 +530,8 @@ def create_app(
     orders: Iterable[SimOrder] = (),
     push_url: str | None = None,
     cache_seconds: int = 300,
+    delay_s: float = 0.0,
+    error_rate: float = 0.0,
 ) -> Flask:
     """A simulated RiderPass platform.
 
@@ -535,6 +541,9 @@ def create_app(
     :param push_url: where to push order and rider changes (the hub's push endpoint for
         the connection); no pushes when empty.
     :param cache_seconds: how long the hub may reuse a verification of an active rider.
+    :param delay_s: wait this long before answering every protocol request (as
+        ``PUT /_sim/delay`` sets it).
+    :param error_rate: answer this share of protocol requests (0 to 1) with ``503``.
     """
     app = Flask(__name__)
     app.extensions[_EXTENSION] = _Platform(
@@ -543,6 +552,8 @@ def create_app(
         cache_seconds=cache_seconds,
         riders={r.token: r for r in riders},
         orders={o.ref: o for o in orders},
+        delay_s=delay_s,
+        error_rate=error_rate,
     )
     app.register_blueprint(api)
     app.register_blueprint(admin)
@@ -578,6 +589,18 @@ def demo_orders(now: datetime | None = None) -> list[SimOrder]:
     ]
 
 
+def bench_riders(count: int, community_id: str) -> tuple[list[SimRider], list[SimOrder]]:
+    """``count`` riders ``bench-rider-<n>`` (ref ``BR<n>``), each with one order
+    ``BO<n>`` being delivered into ``community_id`` (for benchmarks)."""
+    now = datetime.now(UTC)
+    riders = [SimRider(f"bench-rider-{n}", f"BR{n}", "骑*", "138****0000") for n in range(count)]
+    orders = [
+        SimOrder(f"BO{n}", f"BR{n}", community_id, "delivering", now, building="1", eta=now + timedelta(minutes=30))
+        for n in range(count)
+    ]
+    return riders, orders
+
+
 def demo_simulator() -> Simulator:
     """The simulator the hub's demo serves (entry point ``last100.simulators``); its keys
     are made once per process, and the app and the settings share them."""
@@ -597,9 +620,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--push-url", default="", help="the hub's push URL for the connection")
+    parser.add_argument("--latency-ms", type=float, default=0, help="wait before answering each protocol request")
+    parser.add_argument("--error-rate", type=float, default=0, help="share (0-1) of protocol requests answered 503")
+    parser.add_argument("--riders", type=int, default=0, help="also seed N riders bench-rider-<n> with an order each")
+    parser.add_argument("--community", default=COMMUNITY_ID, help="community of the --riders orders")
+    parser.add_argument("--cache-seconds", type=int, default=300, help="how long the hub may cache a verification")
     args = parser.parse_args(argv)
     keys = SimulatorKeys.generate()
-    app = create_app(keys, riders=demo_riders(), orders=demo_orders(), push_url=args.push_url)
+    extra_riders, extra_orders = bench_riders(args.riders, args.community)
+    app = create_app(
+        keys,
+        riders=[*demo_riders(), *extra_riders],
+        orders=[*demo_orders(), *extra_orders],
+        push_url=args.push_url,
+        cache_seconds=args.cache_seconds,
+        delay_s=args.latency_ms / 1000,
+        error_rate=args.error_rate,
+    )
     server = make_server(args.host, args.port, app, threaded=True)
     base_url = f"http://{args.host}:{server.server_port}"
     print("RiderPass simulator; settings for a riderpass connection:", file=sys.stderr)
