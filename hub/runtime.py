@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hub.core.clock import Clock
-from hub.core.config import Config
+from hub.core.config import Config, ConfigError
 from hub.core.engine import EntryEngine
 from hub.core.errors import PluginError
 from hub.core.plugins import Hub
+from hub.core.reconcile import ReconcileSettings
 from hub.core.store import Store
 from hub.core.tokens import GateCodes, PresenceCodes
 from hub.plugins import builtin_plugins
@@ -58,7 +59,16 @@ def build_hub(config: Config, clock: Clock) -> Hub:
     """The plugin manager with the built-ins, the configured plugins and every
     installed plugin of the ``last100`` entry-point group that is not disabled."""
     hub = Hub(trace=config.trace_plugins)
-    builtins = builtin_plugins(clock, failure_threshold=config.breaker_failures, reset_after_s=config.breaker_reset_s)
+    try:
+        reconcile = ReconcileSettings(config.reconcile_limit, config.reconcile_workers, config.reconcile_batch_size)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    builtins = builtin_plugins(
+        clock,
+        failure_threshold=config.breaker_failures,
+        reset_after_s=config.breaker_reset_s,
+        reconcile=reconcile,
+    )
     hub.load(builtins, disabled=config.disable_plugins, configured=configured_plugins(config.plugins))
     return hub
 

@@ -42,3 +42,27 @@ def test_the_job_runs_with_the_settings_it_was_given(monkeypatch):
 
     assert (seen["limit"], seen["workers"], seen["batch_size"]) == (100_000, 128, 500)
     assert outcome.items == 3
+
+
+def test_the_configuration_sizes_the_job_and_its_defaults_are_the_modules(tmp_path):
+    from hub.core.config import Config, load_config
+    from hub.runtime import build_hub
+
+    assert (Config.reconcile_limit, Config.reconcile_workers, Config.reconcile_batch_size) == (
+        MAX_PER_RUN,
+        WORKERS,
+        BATCH_SIZE,
+    )
+    env = {"LAST100_RECONCILE_LIMIT": "100000", "LAST100_RECONCILE_WORKERS": "128"}
+    hub = build_hub(load_config(tmp_path, env=env), clock=None)
+
+    [spec] = [s for s in hub.jobs() if s.id == "orders.reconcile"]
+    assert spec.func.__self__.reconcile == ReconcileSettings(limit=100_000, workers=128, batch_size=BATCH_SIZE)
+
+
+def test_a_configured_size_below_one_is_a_configuration_error(tmp_path):
+    from hub.core.config import ConfigError, load_config
+    from hub.runtime import build_hub
+
+    with pytest.raises(ConfigError, match="at least 1"):
+        build_hub(load_config(tmp_path, env={"LAST100_RECONCILE_WORKERS": "0"}), clock=None)

@@ -53,6 +53,11 @@ class Config:
     upstream_workers: int = 32
     breaker_failures: int = 5
     breaker_reset_s: int = 30
+    #: The size of one run of the ``orders.reconcile`` job: orders asked about at most,
+    #: calls to platforms at once, answers stored per transaction.
+    reconcile_limit: int = 2000
+    reconcile_workers: int = 4
+    reconcile_batch_size: int = 50
 
     @property
     def effective_database_url(self) -> str:
