@@ -174,7 +174,6 @@ from hub.web.admin import (  # noqa: E402
     guard,  # noqa: F401
     jobs,  # noqa: F401
     plugins,  # noqa: F401
-    publications,  # noqa: F401
     reports,  # noqa: F401
     sessions,
 )

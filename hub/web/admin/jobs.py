@@ -29,6 +29,7 @@ from hub.core.store import Store
 from hub.web.admin import bp
 from hub.web.admin.auth import audit, current_user, login_required, visible_communities
 from hub.web.admin.dates import local, shared_timezone
+from hub.web.admin.publications import publication_states
 from hub.web.context import runtime_of
 
 HISTORY = 10
@@ -64,6 +65,7 @@ def jobs() -> str:
         counts={status: counts.get(status, 0) for status in ("pending", "done", "dead")},
         dead=dead,
         unrevoked=_unrevoked(rt.store, user.role, communities),
+        publications=publication_states(communities),
         max_attempts=MAX_ATTEMPTS,
         timezone=timezone,
         local=lambda moment: local(moment, timezone),

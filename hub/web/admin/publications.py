@@ -1,8 +1,8 @@
 """Community publishing on the console's jobs page: each community's profile version and,
 per platform that takes it, what that platform last accepted and the latest error.
 
-The template calls ``publication_states()`` (a template global); managers see their own
-communities only.
+The jobs page passes ``publication_states(communities)`` to ``admin/_publications.html``
+as ``publications``; managers see their own communities only.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 from hub.core.model import Community
 from hub.core.publishing import ProfileVersion, Publication, publishes
-from hub.web.admin import bp
-from hub.web.admin.auth import visible_communities
 from hub.web.context import runtime_of
 
 
@@ -39,11 +37,9 @@ class PublicationState:
         )
 
 
-@bp.app_template_global()
-def publication_states() -> list[PublicationState]:
-    """The publication state of every community the user may see."""
+def publication_states(communities: list[Community]) -> list[PublicationState]:
+    """The publication state of each of ``communities``."""
     rt = runtime_of()
-    communities = visible_communities()
     ids = [c.id for c in communities]
     versions = rt.store.profile_versions(ids)
     held = {(p.community_id, p.connection_id): p for p in rt.store.community_publications(ids)}
