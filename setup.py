@@ -11,6 +11,8 @@ TEST_REQUIRES = [
     "playwright>=1.40",
     "zxing-cpp>=2.2",
     "ruff>=0.5",  # the scaffolder's test checks the generated code is ruff-clean
+    "hypothesis>=6.100",  # property-based and fuzz tests of signing, codes, pushes, policy
+    "redis>=5",  # rate limits kept in Redis are tested against the real server
 ]
 
 #: The entry benchmark (benchmarks/): the naive baseline's server, the hub's CPU and
@@ -68,9 +70,12 @@ setup(
         "Pillow>=10.1",
         "apispec[marshmallow]>=6.6",
         "PyYAML>=6",  # plugins' quality.yaml (python -m hub.quality)
+        "Flask-Limiter>=3.8",  # entry, API key and sign-in rate limits
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
+        "redis": ["redis>=5"],  # rate limits shared by several web processes
+        "server": ["gunicorn>=23"],  # last100 serve --workers N (Unix)
         "bench": BENCH_REQUIRES,
         "test": TEST_REQUIRES,
         "dev": [*TEST_REQUIRES, "tox>=4"],

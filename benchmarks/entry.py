@@ -36,10 +36,14 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 COMMUNITY = "bench"
 PLATFORM = "bench-riderpass"
+FAULTY = "bench-riderpass-faulty"
 CONTROLLER = "bench-hikvision"
 GATE_CODE = "bench-north"
 RIDERS = 20000
-SCENARIOS = ("pull", "push", "codes")
+SCENARIOS = ("pull", "push", "codes", "faults")
+#: Scenario (f): the faulty platform fails this share of its calls (503), and answers
+#: this share of the others this late; its connection times out after FAULTY_TIMEOUT_S.
+FAULTY_ERROR_RATE, FAULTY_SLOW_RATE, FAULTY_SLOW_MS, FAULTY_TIMEOUT_S = 0.2, 0.1, 2000, 1.0
 
 
 # -- processes --------------------------------------------------------------------------
@@ -149,10 +153,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def drive(workdir: Path, port: int, path: str, headers: dict, bodies: list[str], concurrency: int, duration: float):
+def drive(
+    workdir: Path,
+    port: int,
+    path: str,
+    headers: dict,
+    bodies: list[str],
+    concurrency: int,
+    duration: float,
+    name: str = "loadgen",
+):
     spec = {"host": "127.0.0.1", "port": port, "path": path, "headers": headers}
     spec.update(bodies=bodies, concurrency=concurrency, duration=duration)
-    spec_file, out_file = workdir / "spec.json", workdir / "loadgen-out.json"
+    spec_file, out_file = workdir / f"{name}-spec.json", workdir / f"{name}-out.json"
     spec_file.write_text(json.dumps(spec))
     subprocess.run([sys.executable, "-m", "benchmarks.loadgen", str(spec_file), str(out_file)], cwd=ROOT, check=True)
     return json.loads(out_file.read_text())
@@ -227,10 +240,29 @@ class Bench:
             text=True,
         )
         self.hik_settings = read_settings(hik)
+        started = [rp, hik]
+        self.faulty_settings = None
+        if "faults" in a.scenario:
+            self.faulty_port = free_port()
+            faulty = self.procs.start(
+                "riderpass-faulty",
+                [
+                    *(self.py, "-m", "last100_riderpass.simulator", "--port", str(self.faulty_port)),
+                    *("--push-url", f"http://127.0.0.1:{self.hub_port}/api/v1/push/{FAULTY}"),
+                    *("--latency-ms", str(a.platform_ms), "--riders", str(RIDERS), "--community", COMMUNITY),
+                    *("--error-rate", str(FAULTY_ERROR_RATE), "--slow-rate", str(FAULTY_SLOW_RATE)),
+                    *("--slow-ms", str(FAULTY_SLOW_MS), "--cache-seconds", "3600"),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self.faulty_settings = read_settings(faulty)
+            started.append(faulty)
+            wait_port(self.faulty_port, faulty)
         wait_port(self.rp_port, rp)
         wait_port(self.hik_port, hik)
         # Keep reading their stdout so a full pipe never blocks them.
-        for proc in (rp, hik):
+        for proc in started:
             threading.Thread(target=proc.stdout.read, daemon=True).start()
 
     def start_hub(self) -> None:
@@ -240,8 +272,13 @@ class Bench:
         if self.args.database == "postgres":
             init += ["--database-url", self.args.database_url]
         subprocess.run(init, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        # One gate and a few riders take far more entries than a real gate: no rate limits.
+        with (instance / "last100.toml").open("a", encoding="utf-8") as config:
+            config.write('rate_limit_per_gate = ""\nrate_limit_per_rider = ""\nrate_limit_per_api_key = ""\n')
         self.seed(instance)
-        hub = self.procs.start("hub", [*cli, "serve", "--port", str(self.hub_port)])
+        serve = [*cli, "serve", "--port", str(self.hub_port)]
+        serve += ["--workers", str(self.args.workers), "--threads", str(self.args.threads)]
+        hub = self.procs.start("hub", serve)
         wait_port(self.hub_port, hub)
         self.hub_pid = hub.pid
 
@@ -257,12 +294,15 @@ class Bench:
             store, hub = rt.store, rt.hub
             policy = CommunityPolicy(max_entries_per_hour=100000, max_pass_minutes=30)
             store.add_community(Community(COMMUNITY, "Bench Garden", policy=policy))
-            for conn_id, plugin, settings in (
-                (PLATFORM, "riderpass", self.rp_settings),
-                (CONTROLLER, "hikvision", self.hik_settings),
-            ):
+            connections = [
+                (PLATFORM, "riderpass", self.rp_settings, 5.0),
+                (CONTROLLER, "hikvision", self.hik_settings, 5.0),
+            ]
+            if self.faulty_settings is not None:
+                connections.append((FAULTY, "riderpass", self.faulty_settings, FAULTY_TIMEOUT_S))
+            for conn_id, plugin, settings, timeout_s in connections:
                 validated = hub.validate_settings(plugin, settings)
-                connection = Connection(conn_id, plugin, conn_id, validated, timeout_s=5.0)
+                connection = Connection(conn_id, plugin, conn_id, validated, timeout_s=timeout_s)
                 store.add_connection(connection, secret_fields(hub.plugin(plugin).info), [COMMUNITY])
             store.add_gate(Gate("north", COMMUNITY, "North", GATE_CODE, "1", CONTROLLER))
             _, self.api_key = apikeys.create(store, "bench", [apikeys.ALL], [COMMUNITY], actor="bench")
@@ -277,8 +317,8 @@ class Bench:
             "BASELINE_DB": str(self.workdir / "baseline.sqlite"),
             "BASELINE_COMMUNITY": COMMUNITY,
         }
-        args = [self.py, "-m", "gunicorn", "-k", "gthread", "--threads", str(self.args.baseline_threads)]
-        args += ["-w", "1", "-b", f"127.0.0.1:{self.baseline_port}", "benchmarks.baseline:app"]
+        args = [self.py, "-m", "gunicorn", "-k", "gthread", "--threads", str(self.args.threads)]
+        args += ["-w", str(self.args.workers), "-b", f"127.0.0.1:{self.baseline_port}", "benchmarks.baseline:app"]
         proc = self.procs.start("baseline", args, env=env)
         wait_port(self.baseline_port, proc)
         self.baseline_pid = proc.pid
@@ -314,8 +354,8 @@ class Bench:
 
     # -- scenarios ------------------------------------------------------------------------
 
-    def hub_body(self, credential: dict, order_ref: str | None = None) -> str:
-        body = {"gate_code": self.gate_code, "connection": PLATFORM, "credential": credential}
+    def hub_body(self, credential: dict, order_ref: str | None = None, connection: str = PLATFORM) -> str:
+        body = {"gate_code": self.gate_code, "connection": connection, "credential": credential}
         if order_ref:
             body["order_ref"] = order_ref
         return json.dumps(body)
@@ -371,7 +411,7 @@ class Bench:
         if self.args.smoke:
             return 40 * concurrency + 60
         # Enough distinct riders that none repeats within a level (push: warmed ahead).
-        per_s = {"pull": 250, "push": 350, "codes": 350}[scenario]
+        per_s = {"pull": 250, "push": 350, "codes": 350, "faults": 250}[scenario]
         return int(min(per_s, 40 * concurrency) * self.args.duration) + 100
 
     def run(self) -> dict[str, Any]:
@@ -385,7 +425,11 @@ class Bench:
         results: dict[str, Any] = {}
         warm = [self.hub_body({"kind": "token", "value": t}) for t in self.riders(20)]
         drive(self.workdir, self.hub_port, "/api/v1/entries", hub_headers, warm, 2, 1)
+        faults = None
         for scenario in a.scenario:
+            if scenario == "faults":
+                faults = self.run_faults(floor["pull_ms"], hub_headers)
+                continue
             floor_ms = floor["pull_ms"] if scenario == "pull" else floor["grant_only_ms"]
             results[scenario] = {"hub": {}, "baseline": {}}
             for c in a.concurrency:
@@ -400,7 +444,75 @@ class Bench:
                         raw = drive(self.workdir, self.baseline_port, "/entries", {}, tokens, c, a.duration)
                     row = results[scenario]["baseline"][str(c)] = summarise(raw, watch, floor_ms, len(tokens))
                     print(f"{scenario:6} baseline c={c:<3} {_line(row)}", file=sys.stderr)
-        return {"floor": floor, "results": results}
+        return {"floor": floor, "results": results, "faults": faults}
+
+    def run_faults(self, floor_ms: float, headers: dict) -> dict[str, Any]:
+        """Scenario (f): pull entries through a healthy platform alone, then again while
+        as many riders of a faulty platform (FAULTY_*: failing and slow calls) enter at
+        the same gate; then check every faulty-platform grant in the hub's database."""
+        c, duration, path = self.args.fault_concurrency, self.args.duration, "/api/v1/entries"
+
+        def pull(connection: str) -> list[str]:
+            tokens = self.riders(self.body_count("faults", c))
+            return [self.hub_body({"kind": "token", "value": t}, connection=connection) for t in tokens]
+
+        with Watch(self.hub_pid) as watch:
+            raw = drive(self.workdir, self.hub_port, path, headers, healthy := pull(PLATFORM), c, duration)
+        alone = summarise(raw, watch, floor_ms, len(healthy))
+        print(f"faults healthy alone      c={c:<3} {_line(alone)}", file=sys.stderr)
+        healthy, faulty = pull(PLATFORM), pull(FAULTY)
+        raws: dict[str, Any] = {}
+
+        def run(name: str, bodies: list[str]) -> None:
+            raws[name] = drive(self.workdir, self.hub_port, path, headers, bodies, c, duration, name=name)
+
+        with Watch(self.hub_pid) as watch:
+            both = [threading.Thread(target=run, args=(n, b)) for n, b in (("healthy", healthy), ("faulty", faulty))]
+            for thread in both:
+                thread.start()
+            for thread in both:
+                thread.join()
+        beside = summarise(raws["healthy"], watch, floor_ms, len(healthy))
+        failing = summarise(raws["faulty"], watch, floor_ms, len(faulty))
+        print(f"faults healthy beside     c={c:<3} {_line(beside)}", file=sys.stderr)
+        print(f"faults faulty             c={c:<3} {_line(failing)}", file=sys.stderr)
+        return {
+            "concurrency": c,
+            "healthy_alone": alone,
+            "healthy_beside_faulty": beside,
+            "faulty": failing,
+            "faulty_grants": self.check_grants(FAULTY),
+        }
+
+    def check_grants(self, connection_id: str) -> dict[str, int]:
+        """From the hub's database: the connection's entries by decision, and how many
+        were granted although a check (identity or orders) did not answer ``ok``."""
+        from sqlalchemy import create_engine, text
+
+        from hub.core.config import load_config
+
+        engine = create_engine(load_config(self.workdir / "instance").effective_database_url)
+        try:
+            with engine.connect() as db:
+                decisions = dict(
+                    db.execute(
+                        text("SELECT decision, COUNT(*) FROM entries WHERE connection_id = :c GROUP BY decision"),
+                        {"c": connection_id},
+                    ).all()
+                )
+                unchecked = db.scalar(
+                    text(
+                        "SELECT COUNT(*) FROM entries e WHERE e.connection_id = :c AND e.decision = 'granted' AND ("
+                        " NOT EXISTS (SELECT 1 FROM hook_calls h WHERE h.entry_id = e.id"
+                        "   AND h.hook = 'hub_verify_rider' AND h.outcome IN ('ok', 'cache'))"
+                        " OR NOT EXISTS (SELECT 1 FROM hook_calls h WHERE h.entry_id = e.id"
+                        "   AND h.hook = 'hub_active_orders' AND h.outcome = 'ok'))"
+                    ),
+                    {"c": connection_id},
+                )
+        finally:
+            engine.dispose()
+        return {**{f"{k}": v for k, v in decisions.items()}, "granted_without_checks": unchecked}
 
 
 def _line(row: dict[str, Any]) -> str:
@@ -440,6 +552,31 @@ def table(report: dict[str, Any]) -> str:
                     f"{r['granted']} | {r['manual']} | "
                     f"{r['errors']} | {ratio} |"
                 )
+    return "\n".join(rows)
+
+
+def fault_table(faults: dict[str, Any]) -> str:
+    """Scenario (f): the healthy platform's riders alone and beside the faulty one's."""
+    rows = [
+        "| traffic (scenario f) | conc. | req/s | p50 ms | p99 ms | granted | manual | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, key in (
+        ("healthy platform alone", "healthy_alone"),
+        ("healthy platform, beside the faulty one", "healthy_beside_faulty"),
+        ("faulty platform", "faulty"),
+    ):
+        r = faults[key]
+        rows.append(
+            f"| {label} | {faults['concurrency']} | {r['throughput_per_s']:.1f} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['granted']} | {r['manual']} | {r['errors']} |"
+        )
+    ratio = faults["healthy_beside_faulty"]["p50_ms"] / faults["healthy_alone"]["p50_ms"]
+    grants = faults["faulty_grants"]
+    rows.append(
+        f"\nhealthy p50 beside the faulty platform: {ratio:.2f}× alone; faulty platform's entries in the "
+        f"database: {json.dumps(grants)} (granted_without_checks must be 0)"
+    )
     return "\n".join(rows)
 
 
@@ -491,12 +628,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--platform-ms", type=float, default=50, help="identity and orders latency")
     parser.add_argument("--grant-ms", type=float, default=20, help="grant latency (two ISAPI writes of half each)")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of upstream calls answered 503")
-    parser.add_argument("--baseline-threads", type=int, default=8, help="gunicorn gthread threads")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes, the hub's and the baseline's (gunicorn when > 1)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=8, help="threads per server process, the hub's and the baseline's"
+    )
+    parser.add_argument(
+        "--fault-concurrency", type=int, default=8, help="scenario faults: clients of each platform at once"
+    )
     parser.add_argument("--smoke", action="store_true", help="a few seconds, concurrency 1 and 4 (for CI)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args(argv)
     if args.smoke:
-        args.duration, args.concurrency = 1.0, "1,4"
+        args.duration, args.concurrency, args.fault_concurrency = 1.0, "1,4", 2
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     args.scenario = [s.strip() for s in args.scenario.split(",")]
     if unknown := set(args.scenario) - set(SCENARIOS):
@@ -521,16 +666,19 @@ def main(argv: list[str] | None = None) -> int:
         "platform_ms": args.platform_ms,
         "grant_ms": args.grant_ms,
         "error_rate": args.error_rate,
-        "hub_threads": "as configured (last100 serve)",
-        "baseline": f"gunicorn gthread, 1 worker, {args.baseline_threads} threads",
+        "hub": f"last100 serve --workers {args.workers} --threads {args.threads}",
+        "baseline": f"gunicorn gthread, {args.workers} worker(s), {args.threads} threads",
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     stamp = "smoke" if args.smoke else datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     (out / f"entry-{stamp}.json").write_text(json.dumps(report, indent=2))
-    chart(report, out / f"entry-{stamp}.png")
-    print(table(report))
+    if report["results"]:
+        chart(report, out / f"entry-{stamp}.png")
+        print(table(report))
+    if report["faults"]:
+        print(fault_table(report["faults"]))
     print(f"\nwrote {out / f'entry-{stamp}.json'} and .png", file=sys.stderr)
     return 0
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from hub.core import urlpolicy
 from hub.core.clock import Clock
 from hub.core.config import Config, load_config
 from hub.core.errors import HubError
@@ -62,6 +64,8 @@ class _State:
     def runtime(self) -> Runtime:
         if self._runtime is None:
             self._runtime = build_runtime(self.config())
+            # This process calls the deployment's connections (tests, jobs, the server).
+            urlpolicy.install(urlpolicy.UrlPolicy.from_config(self._runtime.config))
         return self._runtime
 
 
@@ -462,6 +466,15 @@ def _settings(_ctx: click.Context, _param: click.Parameter, values: tuple[str, .
     return settings
 
 
+def _check_urls(rt: Runtime, plugin: str, connection_id: str, settings: Mapping[str, Any]) -> None:
+    """Hold the URL settings to the deployment's URL policy, resolving host names now.
+
+    :raises SettingsError: naming each refused setting (exit status 1).
+    """
+    schema = rt.hub.plugin(plugin).info.settings_schema if rt.hub.is_loaded(plugin) else None
+    urlpolicy.check_settings(schema, settings, connection_id, urlpolicy.UrlPolicy.from_config(rt.config))
+
+
 @connections.command("add")
 @click.argument("connection_id")
 @click.option("--plugin", required=True, help="Plugin name (see 'last100 plugins').")
@@ -492,6 +505,7 @@ def connections_add(
     """Add a connection; its settings are validated and tested before it is saved."""
     rt = state.runtime()
     loaded = rt.hub.validate_settings(plugin, settings)
+    _check_urls(rt, plugin, connection_id, loaded)
     connection = Connection(connection_id, plugin, name, loaded, timeout_s=timeout, freshness_s=freshness)
     if check and rt.hub.implements(plugin, "hub_check_connection"):
         health = rt.hub.check_connection(connection)
@@ -507,7 +521,9 @@ def connections_add(
 def connections_test(state: _State, connection_id: str) -> None:
     """Check that a connection's system answers and accepts its credentials."""
     rt = state.runtime()
-    health = rt.hub.check_connection(rt.store.get_connection(connection_id))
+    connection = rt.store.get_connection(connection_id)
+    _check_urls(rt, connection.plugin, connection.id, connection.settings)
+    health = rt.hub.check_connection(connection)
     click.echo(f"{'ok' if health.ok else 'FAILED'}: {health.message}")
     if not health.ok:
         sys.exit(1)
@@ -926,6 +942,60 @@ def jobs_run(state: _State, job_id: str) -> None:
     click.echo(f"{job_id}: {result.items} item(s){failed} in {result.duration_s:.1f} s")
 
 
+# -- audit -----------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The append-only, hash-chained audit log."""
+
+
+@audit.command("verify")
+@pass_state
+def audit_verify(state: _State) -> None:
+    """Walk the whole audit hash chain, with progress on stderr; the exit status is 1
+    when a record was changed or removed, naming the first broken one. Needs only the
+    database (no keys), so an auditor can run it on a copy."""
+    from sqlalchemy import func, make_url, select
+    from sqlalchemy.orm import Session
+
+    from hub.core import audit as audit_log
+    from hub.core import migrations
+    from hub.core.db import AuditRow, make_engine
+
+    url = state.config().effective_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+        raise click.ClickException(f"no database at {parsed.database}")
+    engine = make_engine(url)
+    try:
+        if migrations.current_revision(engine) is None:
+            raise click.ClickException("the database is not migrated: run 'last100 db upgrade'")
+        with Session(engine) as session:
+            if engine.dialect.name == "postgresql":
+                # One snapshot for the count and the walk while the hub keeps appending.
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            total = session.scalar(select(func.count()).select_from(AuditRow)) or 0
+            progress = _Progress("audit records")
+            shown = engine.url.render_as_string(hide_password=True)
+            click.echo(f"Verifying {total} audit record(s) in {shown} ...", err=True)
+            try:
+                check = audit_log.walk_chain(session, lambda checked: progress(checked, total, ""))
+            finally:
+                progress.close()
+            if check.broken_at is not None:
+                row = session.get(AuditRow, check.broken_at)
+                what = f"{row.action} {row.subject!r} by {row.actor} at {_utc(row.at)} UTC" if row is not None else ""
+                raise click.ClickException(
+                    f"audit chain broken at record {check.broken_at} ({what}): it was changed, or the record "
+                    f"before it removed; {check.checked} record(s) before it are intact"
+                )
+    finally:
+        engine.dispose()
+    latest = f"; latest record {check.last_id}, hash {check.last_hash}" if check.last_id is not None else ""
+    click.echo(f"{check.checked} records, chain intact{latest}")
+
+
 @contextlib.contextmanager
 def _stop_on_signals(stop: Any) -> Any:
     """SIGTERM and SIGINT (Ctrl+C) set ``stop`` instead of interrupting (in the main
@@ -1016,29 +1086,43 @@ def scheduler(state: _State, no_wait: bool, retry_s: float) -> None:
 # -- serving -------------------------------------------------------------------------------
 
 
-def _serve(app: Any, host: str, port: int, threads: int) -> None:
-    import waitress
-
-    click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    with contextlib.suppress(KeyboardInterrupt):  # waitress usually handles Ctrl+C itself
-        waitress.serve(app, host=host, port=port, threads=threads, ident="last100")
-    click.echo("Stopped")
-
-
 @main.command()
 @click.option("--host", help="Interface to listen on (default from config: 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default from config: 8100).")
-@click.option("--threads", type=click.IntRange(1, 256), help="Worker threads.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Threads per process (default from config: 8).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes (default from config: 1); more than 1 runs gunicorn workers (Unix).",
+)
 @pass_state
-def serve(state: _State, host: str | None, port: int | None, threads: int | None) -> None:
-    """Serve the API and console with a production WSGI server (waitress)."""
+def serve(state: _State, **options: int | str | None) -> None:
+    """Serve the API and console with a production WSGI server (waitress, or gunicorn
+    for several workers)."""
     from hub.web import create_app
+    from hub.web.server import ServerError
+    from hub.web.server import serve as run
 
+    config = state.config(**{name: value for name, value in options.items() if value is not None})
     rt = state.runtime()
     if rt.store.current_revision() is None:
         raise click.ClickException("the database is not migrated: run 'last100 db upgrade'")
-    config = rt.config
-    _serve(create_app(runtime=rt), host or config.host, port or config.port, threads or config.threads)
+    if config.workers == 1:
+        make_app = functools.partial(create_app, runtime=rt)
+    else:
+        # Every worker builds its own runtime after the fork: no pool crosses processes.
+        rt.store.dispose()
+        make_app = functools.partial(_worker_app, config)
+    try:
+        run(config, make_app, announce=click.echo)
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _worker_app(config: Config) -> Any:
+    from hub.web import create_app
+
+    return create_app(runtime=build_runtime(config))
 
 
 @main.command()
@@ -1056,6 +1140,7 @@ def demo(ctx: click.Context, port: int) -> None:
     from hub import demo as demo_data
     from hub.core.scheduler import LockedScheduler
     from hub.web import create_app
+    from hub.web.server import serve as serve_app
 
     state: _State = ctx.obj
     if state.instance is None:
@@ -1098,7 +1183,8 @@ def demo(ctx: click.Context, port: int) -> None:
         else:
             click.echo(f"{_lock_message(lock.holder())}: the demo runs without scheduled jobs")
         _demo_guide(rt, hub_url, simulators)
-        _serve(create_app(runtime=rt), "127.0.0.1", port, config.threads)
+        served = dataclasses.replace(config, host="127.0.0.1", port=port, workers=1)
+        serve_app(served, functools.partial(create_app, runtime=rt), announce=click.echo)
     finally:
         jobs.stop()  # lets a running job end before the lock is released
         for simulator in simulators:

@@ -76,8 +76,17 @@ def build_hub(config: Config, clock: Clock) -> Hub:
 def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
     config.require_secrets()
     clock = clock or Clock()
-    store = Store(config.effective_database_url, config.secret_keys, clock=clock)
+    store = Store(
+        config.effective_database_url, config.secret_keys, clock=clock, catalog_cache_s=config.catalog_cache_s
+    )
     hub = build_hub(config, clock)
     presence = PresenceCodes(config.effective_gate_key)
-    engine = EntryEngine(hub, store, clock, presence=presence, max_workers=config.upstream_workers)
+    engine = EntryEngine(
+        hub,
+        store,
+        clock,
+        presence=presence,
+        max_workers=config.upstream_workers,
+        max_per_connection=config.upstream_per_connection or None,
+    )
     return Runtime(config, clock, store, hub, engine)

@@ -63,6 +63,9 @@ from hub.testing import (
 KEY = "fake-key-0123456789"
 PUSH_SECRET = "fake-push-secret-0123456789"
 
+#: The largest reply a fake reads: its simulator's replies are a few hundred bytes.
+MAX_REPLY_BYTES = 1 << 20
+
 
 class Settings(marshmallow.Schema):
     base_url = fields.Url(required=True, require_tld=False)
@@ -76,9 +79,19 @@ class Settings(marshmallow.Schema):
 
 
 def exchange(
-    connection: Connection, method: str, path: str, payload: Any = None, *, honour_timeout: bool = True
+    connection: Connection,
+    method: str,
+    path: str,
+    payload: Any = None,
+    *,
+    honour_timeout: bool = True,
+    honour_deadline: bool = True,
+    bounded: bool = True,
 ) -> tuple[int, bytes]:
-    """One request to the connection's simulator: ``(status, body)``."""
+    """One request to the connection's simulator: ``(status, body)``. Broken on purpose:
+    ``honour_timeout=False`` waits as long as it takes; ``honour_deadline=False`` bounds
+    each wait for data but not the whole reply; ``bounded=False`` reads the whole body,
+    however large, as ``response.content`` does."""
     settings = load_settings(Settings, connection)
     timeout_s = connection.timeout_s
     started = time.monotonic()
@@ -97,15 +110,21 @@ def exchange(
     except requests.RequestException as exc:
         raise UpstreamError(f"{path}: cannot be reached ({type(exc).__name__})") from exc
     chunks = []
+    size = 0
     with response:
         try:
+            if not bounded:
+                return response.status_code, response.content
             while chunk := response.raw.read1(4096):
                 chunks.append(chunk)
-                if honour_timeout and time.monotonic() - started > timeout_s:
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    raise UpstreamError(f"{path}: reply larger than {MAX_REPLY_BYTES} bytes")
+                if honour_timeout and honour_deadline and time.monotonic() - started > timeout_s:
                     raise UpstreamTimeout(f"{path}: reply not complete in time")
         except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
             raise UpstreamTimeout(f"{path}: reply stalled") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             raise UpstreamError(f"{path}: reply broken off") from exc
     return response.status_code, b"".join(chunks)
 
@@ -126,8 +145,19 @@ def expect(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
+def unreachable(exc: UpstreamError) -> bool:
+    """Whether ``exc`` says the upstream could not be reached at all (no timeout)."""
+    return isinstance(exc.__cause__, requests.ConnectionError) and not isinstance(exc, UpstreamTimeout)
+
+
 class FakePlugin:
-    """What every fake shares: settings, the health check, breakages."""
+    """What every fake shares: settings, the health check, breakages.
+
+    Breakages of every fake: ``timeout_ignored``, ``deadline_ignored``,
+    ``reply_unbounded`` (the whole body, without timeouts), ``malformed_crash`` (see
+    :func:`exchange` and :func:`read_json`) and ``health_unchecked`` (any ``200`` passes
+    the health check, whatever its body).
+    """
 
     name: ClassVar[str]
     kind: ClassVar[str]
@@ -151,20 +181,41 @@ class FakePlugin:
     def hub_check_connection(self, connection: Connection) -> Health:
         try:
             self._settings.get(connection)
-            status, _ = exchange(connection, "GET", "/ping")
+            status, body = self._exchange(connection, "GET", "/ping")
         except SettingsError as exc:
             return Health(ok=False, message=str(exc))
         except UpstreamError as exc:
             return Health(ok=False, message=f"base_url: {exc}")
         if status == 401:
             return Health(ok=False, message="the key was refused")
-        return Health(ok=status == 200, message=f"HTTP {status}")
+        if "health_unchecked" in self.broken:
+            return Health(ok=status == 200, message=f"HTTP {status}")
+        try:
+            answered = status == 200 and expect(read_json(body), "ok", bool) is True
+        except UpstreamError as exc:
+            return Health(ok=False, message=f"base_url: {exc}")
+        return Health(ok=answered, message=f"HTTP {status}")
+
+    def _exchange(self, connection: Connection, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
+        # An unbounded reader is the naive one: no timeouts either, as requests by default.
+        naive = {"timeout_ignored", "reply_unbounded"} & self.broken
+        return exchange(
+            connection,
+            method,
+            path,
+            payload,
+            honour_timeout=not naive,
+            honour_deadline="deadline_ignored" not in self.broken,
+            bounded="reply_unbounded" not in self.broken,
+        )
 
     def _call(self, connection: Connection, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
-        status, body = exchange(connection, method, path, payload, honour_timeout="timeout_ignored" not in self.broken)
+        status, body = self._exchange(connection, method, path, payload)
         if status == 401:
             raise UpstreamError("the key was refused")
         if status >= 500:
+            if "error_status_is_rejection" in self.broken:
+                return status, None
             raise UpstreamError(f"HTTP {status}")
         return status, read_json(body, crash="malformed_crash" in self.broken)
 
@@ -299,8 +350,9 @@ def _signature(secret: str, stamp: str, body: bytes) -> str:
 
 
 class FakePlatform(FakePlugin):
-    """Breakages: ``timeout_ignored``, ``malformed_crash``, ``orders_unfiltered``,
-    ``forged_push_accepted``."""
+    """Breakages: ``orders_unfiltered``, ``forged_push_accepted``,
+    ``error_status_is_rejection`` (any error status rejects the rider),
+    ``unreachable_is_empty`` (no orders when the platform cannot be reached)."""
 
     name = "fake-platform"
     kind = "platform"
@@ -311,7 +363,7 @@ class FakePlatform(FakePlugin):
         if credential.kind is CredentialKind.ENTRY_CODE:
             raise CredentialRejected("no entry codes here", "请使用骑手App", "Use the rider app")
         status, data = self._call(connection, "POST", "/verify", {"token": credential.value})
-        if status == 404:
+        if status == 404 or (status >= 400 and "error_status_is_rejection" in self.broken):
             raise CredentialRejected("unknown rider", "骑手身份未通过验证", "The platform does not know this rider")
         if "malformed_crash" in self.broken:
             rider = data["rider"]
@@ -328,7 +380,12 @@ class FakePlatform(FakePlugin):
         unfiltered = "orders_unfiltered" in self.broken
         ref = community.platform_ref(connection)
         query = {"rider": rider.platform_ref, "token": rider.credential.value}
-        _, data = self._call(connection, "POST", "/orders", query if unfiltered else {**query, "community": ref})
+        try:
+            _, data = self._call(connection, "POST", "/orders", query if unfiltered else {**query, "community": ref})
+        except UpstreamError as exc:
+            if "unreachable_is_empty" in self.broken and unreachable(exc):
+                return []
+            raise
         orders = [
             Order(o["ref"], OrderStatus(o["status"]), rider_ref=o["rider"], community_ref=o["community"])
             for o in expect(data, "orders", list)
@@ -392,7 +449,8 @@ class FakePlatformHarness(FakeHarnessMixin, PlatformHarness):
 
 class FakeGate(FakePlugin):
     """Breakages: ``grant_not_idempotent``, ``revoke_unknown_raises``,
-    ``events_first_page_only``, ``declares_push_without_hook``."""
+    ``events_first_page_only``, ``declares_push_without_hook``, ``status_unchecked``
+    (a revocation or an opening is done once sent, whatever the answer)."""
 
     name = "fake-gate"
     kind = "access"
@@ -427,6 +485,9 @@ class FakeGate(FakePlugin):
 
     @hookimpl
     def hub_revoke_access(self, connection: Connection, grant: AccessGrant) -> bool:
+        if "status_unchecked" in self.broken:
+            self._exchange(connection, "POST", "/revoke", {"grant_id": grant.grant_id})
+            return True
         status, _ = self._call(connection, "POST", "/revoke", {"grant_id": grant.grant_id})
         if status == 404 and "revoke_unknown_raises" in self.broken:
             raise UpstreamError("the gate does not know this grant")
@@ -434,7 +495,10 @@ class FakeGate(FakePlugin):
 
     @hookimpl
     def hub_open_door(self, connection: Connection, gate: Gate) -> bool:
-        self._call(connection, "POST", "/open", {"door": gate.door_no})
+        if "status_unchecked" in self.broken:
+            self._exchange(connection, "POST", "/open", {"door": gate.door_no})
+        else:
+            self._call(connection, "POST", "/open", {"door": gate.door_no})
         return True
 
     @hookimpl

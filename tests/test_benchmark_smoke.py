@@ -59,3 +59,13 @@ def test_smoke_run_writes_every_figure_without_errors(tmp_path: Path) -> None:
                 assert row["errors"] == 0, (where, row["statuses"], row["decisions"])
                 assert row["manual"] == 0, where  # every rider has an active order
                 assert row["granted"] == row["requests"], where
+
+    # Scenario (f): a platform failing and slow beside a healthy one.
+    faults = report["faults"]
+    for key in ("healthy_alone", "healthy_beside_faulty", "faulty"):
+        assert faults[key]["requests"] > 0, key
+        assert faults[key]["errors"] == 0, (key, faults[key]["statuses"])
+    assert faults["healthy_beside_faulty"]["manual"] == 0  # the healthy platform's riders are let in
+    assert faults["faulty"]["manual"] > 0  # failing checks send riders to the guard…
+    assert faults["faulty_grants"]["granted_without_checks"] == 0  # …and never through unchecked
+    assert "| faulty platform |" in done.stdout

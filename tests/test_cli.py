@@ -15,6 +15,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from click.testing import CliRunner
@@ -225,6 +226,37 @@ def test_serve_answers_on_localhost(tmp_path, clean_env):
         assert "last100 communities add" in page.text
     finally:
         _stop(proc)
+
+
+def test_serve_with_several_workers_runs_gunicorn_processes(tmp_path, clean_env):
+    last100 = [sys.executable, "-m", "hub.cli", "--instance", str(tmp_path / "instance")]
+    subprocess.run([*last100, "init"], check=True, env=clean_env, capture_output=True)
+    port = _free_port()
+    proc = _start([*last100, "serve", "--port", str(port), "--workers", "2", "--threads", "4"], clean_env)
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/healthz", proc).json()["status"] == "ok"
+        deadline = time.monotonic() + 30
+        while len(psutil.Process(proc.pid).children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the second worker may still be starting
+        assert len(psutil.Process(proc.pid).children()) == 2
+        # Both workers answer (each built its own runtime after the fork).
+        answers = [requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5) for _ in range(20)]
+        assert {a.status_code for a in answers} == {200}
+    finally:
+        output = _stop(proc)
+    assert "with 2 processes × 4 threads" in output
+    assert proc.returncode == 0, output
+
+
+def test_serve_refuses_zero_workers_from_the_configuration(tmp_path, clean_env):
+    instance = tmp_path / "instance"
+    last100 = [sys.executable, "-m", "hub.cli", "--instance", str(instance)]
+    subprocess.run([*last100, "init"], check=True, env=clean_env, capture_output=True)
+    done = subprocess.run(
+        [*last100, "serve"], env={**clean_env, "LAST100_WORKERS": "0"}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "workers must be 1 or more, not 0" in done.stderr
 
 
 @pytest.fixture(scope="module")

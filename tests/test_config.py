@@ -40,6 +40,8 @@ def test_explicit_config_file_must_exist(tmp_path):
         ("colour = 'blue'", "unknown setting"),
         ("trace_plugins = 'maybe'", "expected true or false"),
         ("port = ", "last100.toml"),
+        ("catalog_cache_s = -1", "setting 'catalog_cache_s': expected 0 or more seconds"),
+        ("catalog_cache_s = 'soon'", "setting 'catalog_cache_s'"),
     ],
 )
 def test_bad_configuration_names_the_problem(tmp_path, content, message):

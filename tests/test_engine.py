@@ -6,12 +6,13 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import time, timedelta
+from time import monotonic, sleep
 
 import pytest
 from sqlalchemy import text
 
 from hub import hookimpl
-from hub.core.engine import combine, pass_until
+from hub.core.engine import Bulkheads, combine, pass_until
 from hub.core.errors import Conflict, NotFound, UpstreamError
 from hub.core.model import (
     Community,
@@ -492,3 +493,62 @@ def test_fingerprint_ignores_the_idempotency_key_but_not_the_credential():
     assert base.fingerprint() == replace(base, idempotency_key="b").fingerprint()
     assert base.fingerprint() != request(token="tok-2").fingerprint()
     assert "tok-1" not in base.fingerprint()
+
+
+# -- bulkheads: one slow connection cannot take the pool ----------------------------------------
+
+
+def test_bulkheads_limit_each_connection_alone():
+    bulkheads = Bulkheads(2)
+    slow, healthy = Connection("slow", "p", "Slow"), Connection("ok", "p", "Healthy")
+    first, second = bulkheads.enter(slow), bulkheads.enter(slow)
+    assert first is not None and second is not None
+    assert bulkheads.enter(slow) is None
+    assert bulkheads.enter(healthy) is not None
+    first()
+    assert bulkheads.busy("slow") == 1
+    assert bulkheads.enter(slow) is not None
+
+
+def test_bulkheads_need_a_limit():
+    with pytest.raises(ValueError, match="1 or more"):
+        Bulkheads(0)
+
+
+def test_a_connection_using_its_share_of_the_pool_gets_manual_checks_at_once(world):
+    """The engine's pool has 8 threads, so a connection may hold 4: two entries waiting on
+    a silent platform hold them all; the next entry is not made to wait for a thread,
+    and its calls are never made."""
+    release, started = threading.Event(), []
+
+    def silent() -> None:
+        started.append(1)
+        release.wait(10)
+
+    for hook in ("hub_verify_rider", "hub_active_orders"):
+        world.platform.before[hook] = silent
+    stuck = [threading.Thread(target=world.engine.decide, args=(request(),)) for _ in range(2)]
+    try:
+        for thread in stuck:
+            thread.start()
+        deadline = monotonic() + 10
+        while len(started) < 4 and monotonic() < deadline:
+            sleep(0.01)
+        entry = world.engine.decide(request())
+        made = len(started)
+    finally:
+        release.set()
+        for thread in stuck:
+            thread.join(10)
+    assert entry.decision is Decision.MANUAL_CHECK
+    assert reason_codes(entry) == ["platform_error"]
+    busy = [c for c in entry.hook_calls if c.hook == "hub_verify_rider"]
+    assert [(c.outcome, c.duration_ms) for c in busy] == [("error", 0.0)]
+    assert "calls under way already" in busy[0].detail
+    assert made == 4  # the stuck ones only
+    assert entry.access_pass is None
+    # Once the stuck calls end, the places are free again.
+    deadline = monotonic() + 10
+    while world.engine._bulkheads.busy("plat") and monotonic() < deadline:
+        sleep(0.01)
+    assert world.engine.decide(request()).decision is Decision.GRANTED

@@ -6,8 +6,9 @@ content::
     hash = sha256(prev_hash + canonical_json([at.isoformat(), actor, action, subject, data]))
 
 so changing, removing or reordering a stored record breaks the chain at that point, and
-:func:`verify_chain` names it. (Removing the newest records leaves a shorter valid
-chain; anchor the latest hash elsewhere, e.g. in the operator's logs, to catch that.)
+:func:`verify_chain` names it (``last100 audit verify`` walks it with progress and prints
+the latest hash). (Removing the newest records leaves a shorter valid chain; anchor the
+latest hash elsewhere, e.g. in the operator's logs, to catch that.)
 The database also refuses UPDATE and DELETE on the table (triggers added by the initial
 migration).
 
@@ -22,12 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from hub.core.db import AuditRow
@@ -65,45 +66,49 @@ def append(
     subject: str,
     data: Mapping[str, Any] | None,
     at: datetime,
-) -> AuditRow:
-    """Append one record in the session's transaction and return its row."""
-    return append_many(session, [AuditRecord(actor, action, subject, data or {})], at)[0]
+) -> None:
+    """Append one record in the session's transaction."""
+    append_many(session, [AuditRecord(actor, action, subject, data or {})], at)
 
 
-def append_many(session: Session, records: Sequence[AuditRecord], at: datetime) -> list[AuditRow]:
+def append_many(session: Session, records: Sequence[AuditRecord], at: datetime) -> None:
     """Append ``records`` in order, all stamped ``at``, with one lock and one read.
 
     ``data`` must be JSON-serialisable; datetimes are stored as ISO strings and sets as
     sorted lists, so the hashed form is exactly the stored one.
     """
     if not records:
-        return []
+        return
     if at.tzinfo is None:
         raise ValueError("audit timestamps must be timezone-aware")
     at = at.astimezone(UTC)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    prev_hash = session.scalar(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)) or ""
-    rows = []
+        session.execute(_LOCK, {"key": ADVISORY_LOCK_KEY})
+    # An ORM query: what the session holds unwritten is flushed first.
+    prev_hash = session.scalar(_LATEST_HASH) or ""
+    values = []
     for record in records:
         data = _plain(record.data)
         digest = record_hash(prev_hash, at, record.actor, record.action, record.subject, data)
-        rows.append(
-            AuditRow(
-                at=at,
-                actor=record.actor,
-                action=record.action,
-                subject=record.subject,
-                data=data,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
+        values.append(
+            {
+                "at": at,
+                "actor": record.actor,
+                "action": record.action,
+                "subject": record.subject,
+                "data": data,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
         )
         prev_hash = digest
-    session.add_all(rows)
-    # Flush now: the ids must be assigned while the lock is held, in chain order.
-    session.flush()
-    return rows
+    # One INSERT while the lock is held: ids are assigned in chain order.
+    session.execute(_INSERT, values)
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LATEST_HASH = select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+_INSERT = insert(AuditRow.__table__)
 
 
 def record_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: str, data: Mapping[str, Any]) -> str:
@@ -112,17 +117,53 @@ def record_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: 
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
-def verify_chain(session: Session) -> int | None:
-    """Walk the whole log in order; return the id of the first record whose link or
-    hash does not match, or ``None`` when the chain is intact."""
-    prev_hash = ""
-    rows = session.execute(select(AuditRow).order_by(AuditRow.id).execution_options(yield_per=1000))
+@dataclass(frozen=True)
+class ChainCheck:
+    """What walking the log found: ``checked`` records in order, the first broken one
+    (``None`` when the chain is intact), and the last intact record, whose hash an
+    operator may anchor elsewhere (see the module's docstring)."""
+
+    checked: int
+    broken_at: int | None
+    last_id: int | None
+    last_hash: str
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+#: How many records :func:`walk_chain` checks between two calls of its ``progress``.
+PROGRESS_EVERY = 1000
+
+
+def walk_chain(session: Session, progress: Callable[[int], None] | None = None) -> ChainCheck:
+    """Walk the whole log in order, stopping at the first record whose link or hash
+    does not match.
+
+    :param progress: called with the number of records checked so far, every
+        :data:`PROGRESS_EVERY` records and once at the end.
+    """
+    prev_hash, last_id, checked = "", None, 0
+    rows = session.execute(select(AuditRow).order_by(AuditRow.id).execution_options(yield_per=PROGRESS_EVERY))
     for row in rows.scalars():
         expected = record_hash(prev_hash, row.at, row.actor, row.action, row.subject, row.data)
         if row.prev_hash != prev_hash or row.hash != expected:
-            return row.id
-        prev_hash = row.hash
-    return None
+            if progress is not None:
+                progress(checked)
+            return ChainCheck(checked, row.id, last_id, prev_hash)
+        prev_hash, last_id, checked = row.hash, row.id, checked + 1
+        if progress is not None and checked % PROGRESS_EVERY == 0:
+            progress(checked)
+    if progress is not None:
+        progress(checked)
+    return ChainCheck(checked, None, last_id, prev_hash)
+
+
+def verify_chain(session: Session) -> int | None:
+    """Walk the whole log in order; return the id of the first record whose link or
+    hash does not match, or ``None`` when the chain is intact."""
+    return walk_chain(session).broken_at
 
 
 def _canonical(value: Any) -> str:

@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import marshmallow
 
+from hub.core import urlpolicy
 from hub.core.errors import SettingsError
 from hub.core.model import Connection
 
@@ -128,17 +129,23 @@ class ClientCache(Generic[T]):
 
 def load_settings(schema: type[marshmallow.Schema], connection: Connection) -> dict[str, Any]:
     """``connection.settings`` loaded through the plugin's settings schema: validated,
-    defaults filled in.
+    defaults filled in, and the URL settings held to the deployment's URL policy
+    (:mod:`hub.core.urlpolicy`: schemes, no credentials in URLs, literal addresses; the
+    addresses a host name resolves to are checked when the connection is opened).
 
     :raises SettingsError: naming every wrong setting and what is wrong with it, with
         marshmallow's messages by setting in ``errors``. The values given are not
         repeated (they may be secrets).
     """
     try:
-        return schema().load(dict(connection.settings))
+        values = schema().load(dict(connection.settings))
     except marshmallow.ValidationError as exc:
         errors = exc.normalized_messages()
         raise SettingsError(f"invalid settings for connection {connection.id}: {_describe(errors)}", errors) from None
+    # No DNS lookup here: this runs on the entry path, and a name checked now may resolve
+    # elsewhere by the time it is called; the connection itself is checked when opened.
+    urlpolicy.check_settings(schema, values, connection.id, resolve_names=False)
+    return values
 
 
 def _describe(errors: Mapping[Any, Any]) -> str:

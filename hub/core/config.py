@@ -46,11 +46,18 @@ class Config:
     #: Where riders' phones reach the hub: the start of the rider-page URLs printed in
     #: gate QR codes (``<public_url>/g/<signed gate code>``).
     public_url: str = "http://127.0.0.1:8100"
+    #: Web server processes: 1 serves with waitress (anywhere); more run gunicorn
+    #: workers (Unix, ``pip install 'last100-hub[server]'``), e.g. one per core.
+    workers: int = 1
+    #: Threads per web server process.
     threads: int = 8
     #: Reverse proxies in front of the hub whose X-Forwarded-* headers are trusted.
     trusted_proxies: int = 0
     #: Worker threads for concurrent upstream calls on the entry path.
     upstream_workers: int = 32
+    #: Of those, how many one connection may use at a time (its bulkhead): a slow
+    #: upstream then cannot hold the threads the others need. 0: half of upstream_workers.
+    upstream_per_connection: int = 0
     breaker_failures: int = 5
     breaker_reset_s: int = 30
     #: The size of one run of the ``orders.reconcile`` job: orders asked about at most,
@@ -58,6 +65,25 @@ class Config:
     reconcile_limit: int = 2000
     reconcile_workers: int = 4
     reconcile_batch_size: int = 50
+    #: Where rate-limit counters live: ``memory://`` (each web process counts alone) or
+    #: ``redis://host:6379/0`` (shared by every web process). See docs/api.md#rate-limits.
+    rate_limit_storage_url: str = "memory://"
+    #: Separates the counters of deployments that share one Redis.
+    rate_limit_key_prefix: str = "last100"
+    #: Limits as ``<count>/<period>`` (``60/minute``, ``1000/hour``); empty: no limit.
+    #: Entries counted per gate, per rider and per API key; sign-in attempts per address.
+    rate_limit_per_gate: str = "60/minute"
+    rate_limit_per_rider: str = "10/minute"
+    rate_limit_per_api_key: str = "6000/minute"
+    rate_limit_sign_in: str = "30/minute"
+    #: Schemes a connection's URL settings may use (see hub/core/urlpolicy.py).
+    allowed_url_schemes: tuple[str, ...] = ("https", "http")
+    #: CIDR ranges the hub may call upstream systems in; empty: anywhere (development).
+    allowed_upstream_networks: tuple[str, ...] = ()
+    #: Seconds a process trusts its cached catalog (communities, gates, connections,
+    #: API keys) before checking whether another process changed it; 0 checks on
+    #: every read. A change made through the process itself is seen at once.
+    catalog_cache_s: float = 1.0
 
     @property
     def effective_database_url(self) -> str:
@@ -100,6 +126,11 @@ def _coerce(name: str, value: Any) -> Any:
             return text in {"1", "true", "yes", "on"}
         if kind == "int":
             return int(value)
+        if kind == "float":  # durations
+            seconds = float(value)
+            if not seconds >= 0:
+                raise ValueError(f"expected 0 or more seconds, got {value!r}")
+            return seconds
         if kind.startswith("tuple"):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(i).strip() for i in items if str(i).strip())

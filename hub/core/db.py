@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -459,6 +461,15 @@ class SyncCursorRow(Base):
     updated_at: Mapped[datetime]
 
 
+class CatalogStateRow(Base):
+    """The one row holding the catalog's version (see :mod:`hub.core.catalog`)."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class CommunityProfileRow(Base):
     """The digest of a community's published profile and its version, which grows
     whenever the digest changes."""
@@ -713,10 +724,15 @@ def _set_up_sqlite(engine: Engine, *, in_file: bool) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def insert_for(session: Session, entity: type[Base]) -> Any:
+def insert_for(session: Session, entity: Any) -> Any:
     """An ``INSERT`` with the backend's ``ON CONFLICT`` support (both SQLite and
     PostgreSQL spell it the same way in SQLAlchemy)."""
-    name = session.get_bind().dialect.name
+    return dialect_insert(session.get_bind().dialect.name, entity)
+
+
+def dialect_insert(name: str, entity: Any) -> Any:
+    """:func:`insert_for` by the backend's name (``"sqlite"``, ``"postgresql"``), for
+    statements built once and reused."""
     if name == "postgresql":
         return postgresql.insert(entity)
     if name == "sqlite":

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from hub.core.errors import (
     CircuitOpen,
     Conflict,
     CredentialRejected,
+    UpstreamError,
     UpstreamTimeout,
 )
 from hub.core.model import (
@@ -138,6 +140,51 @@ class _Fetched:
     problems: list[Problem] = field(default_factory=list)
 
 
+class UpstreamBusy(UpstreamError):
+    """A connection already has as many calls under way as it may: the call was not made."""
+
+    code = "upstream_busy"
+
+
+class Bulkheads:
+    """How many upstream calls each connection has under way, up to ``limit`` each.
+
+    The entry path's thread pool is shared by every connection; when one upstream turns
+    slow its calls would hold every thread, and the healthy connections' riders would
+    wait behind them. With a bulkhead a connection never holds more than ``limit``
+    threads; beyond that its calls fail at once and the entries become manual checks.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"a bulkhead needs a limit of 1 or more, not {limit}")
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._busy: dict[str, int] = {}
+
+    def enter(self, connection: Connection) -> Callable[[], None] | None:
+        """Take a place for a call; returns the function that gives it back (call it
+        once, when the call is over), or ``None`` when the connection has no place."""
+        with self._lock:
+            busy = self._busy.get(connection.id, 0)
+            if busy >= self.limit:
+                return None
+            self._busy[connection.id] = busy + 1
+        return functools.partial(self._leave, connection.id)
+
+    def busy(self, connection_id: str) -> int:
+        with self._lock:
+            return self._busy.get(connection_id, 0)
+
+    def _leave(self, connection_id: str) -> None:
+        with self._lock:
+            left = self._busy[connection_id] - 1
+            if left:
+                self._busy[connection_id] = left
+            else:
+                del self._busy[connection_id]
+
+
 class EntryEngine:
     """Decides entries. Thread-safe; one instance serves the whole process."""
 
@@ -149,12 +196,14 @@ class EntryEngine:
         *,
         presence: PresenceCodes | None = None,
         max_workers: int = 32,
+        max_per_connection: int | None = None,
     ) -> None:
         self.hub = hub
         self.store = store
         self.clock = clock or Clock()
         self.presence = presence
         self._pool = cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="last100-upstream")
+        self._bulkheads = Bulkheads(max_per_connection or max(1, max_workers // 2))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -361,9 +410,9 @@ class EntryEngine:
 
         # Nothing usable was pushed: ask for identity and orders at the same time.
         ctx = contextvars.copy_context()
-        rider_future = self._pool.submit(ctx.copy().run, verify)
-        orders_future = self._pool.submit(
-            ctx.copy().run, self.hub.active_orders, platform, RiderClaim(credential), community
+        rider_future = self._submit(platform, ctx.copy().run, verify)
+        orders_future = self._submit(
+            platform, ctx.copy().run, self.hub.active_orders, platform, RiderClaim(credential), community
         )
         deadline = time.monotonic() + platform.timeout_s
         result.rider = self._settle(platform, "hub_verify_rider", rider_future, result.problems, deadline)
@@ -394,8 +443,21 @@ class EntryEngine:
     # -- calling upstream with a deadline ------------------------------------------
 
     def _bounded(self, connection: Connection, hook: str, call: Callable[[], T], problems: list[Problem]) -> T | None:
-        future = self._pool.submit(contextvars.copy_context().run, call)
+        future = self._submit(connection, contextvars.copy_context().run, call)
         return self._settle(connection, hook, future, problems)
+
+    def _submit(self, connection: Connection, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        """Run an upstream call in the pool, unless its connection already has its share
+        of the pool busy: then the call fails at once (:class:`UpstreamBusy`), so a slow
+        upstream cannot take the threads every other connection needs."""
+        release = self._bulkheads.enter(connection)
+        if release is None:
+            failed: cf.Future = cf.Future()
+            failed.set_exception(UpstreamBusy(f"{connection.name} has {self._bulkheads.limit} calls under way already"))
+            return failed
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(lambda _done: release())
+        return future
 
     def _settle(
         self,
@@ -415,20 +477,12 @@ class EntryEngine:
         except cf.TimeoutError:
             future.cancel()
             message = f"{connection.name} did not answer within {connection.timeout_s:g} s"
-            trace = current_trace()
-            if trace is not None:
-                trace.add_call(
-                    HookCall(
-                        hook,
-                        connection.plugin,
-                        connection.id,
-                        started_at,
-                        connection.timeout_s * 1000,
-                        "timeout",
-                        message,
-                    )
-                )
+            _trace_unmade_call(connection, hook, started_at, connection.timeout_s * 1000, "timeout", message)
             problems.append(Problem(hook, connection.id, "timeout", message))
+        except UpstreamBusy as exc:
+            # Never reached the plugin: recorded here, or the entry would not show why.
+            _trace_unmade_call(connection, hook, started_at, 0.0, "error", str(exc))
+            problems.append(Problem(hook, connection.id, "error", str(exc)))
         except CredentialRejected as exc:
             reason = Reason("rider_not_verified", exc.reason_zh, exc.reason_en)
             problems.append(Problem(hook, connection.id, "rejected", str(exc), reason))
@@ -611,3 +665,13 @@ def _visit_payload(visit: Visit) -> dict[str, Any]:
         "started_at": visit.started_at.isoformat(),
         "ends_at": visit.ends_at.isoformat(),
     }
+
+
+def _trace_unmade_call(
+    connection: Connection, hook: str, started_at: datetime, duration_ms: float, outcome: str, message: str
+) -> None:
+    """Record a call the plugin's wrappers never saw end (it timed out, or was never
+    made) in the entry's trace."""
+    trace = current_trace()
+    if trace is not None:
+        trace.add_call(HookCall(hook, connection.plugin, connection.id, started_at, duration_ms, outcome, message))

@@ -12,6 +12,9 @@ import re
 
 _STAR = "*"
 _DIGITS = re.compile(r"\d")
+#: A phone number inside text: seven or more digits, single spaces or dashes allowed
+#: between them (``138 1234 5678``, ``138-1234-5678``), maybe after ``+86``.
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[ -]?)?\d(?:[ -]?\d){6,}(?!\d)")
 
 
 def mask_phone(value: str) -> str:
@@ -23,6 +26,26 @@ def mask_phone(value: str) -> str:
     if len(digits) >= 4:
         return _STAR * (len(digits) - 2) + digits[-2:]
     return _STAR * len(digits)
+
+
+def mask_phones_in(text: str) -> str:
+    """``text`` with every phone number in it masked by :func:`mask_phone`, however it is
+    written: ``"+86 138 1234 5678"`` → ``"138****5678"``, ``"13812345678_1234"`` →
+    ``"138****5678_1234"`` (an extension is not a phone number). Text holding no run of
+    seven digits, a masked number included, is returned as it is.
+
+    For values that should already be masked but come from outside (a platform's
+    ``masked_phone``): applied once more, it takes out whatever the sender left in. In
+    free text it errs on the side of hiding: a date written ``2026-01-05`` is masked too.
+    """
+
+    def masked(found: re.Match[str]) -> str:
+        digits = "".join(_DIGITS.findall(found.group()))
+        if found.group().startswith(("+86", "86")) and len(digits) == 13:
+            digits = digits[2:]  # the country code, not part of the number
+        return mask_phone(digits)
+
+    return _PHONE_IN_TEXT.sub(masked, text)
 
 
 def mask_name(value: str) -> str:

@@ -9,6 +9,7 @@ retried request, a replayed push) stores it once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.core.db import OutboxRow, insert_for
+from hub.core.db import OutboxRow, dialect_insert
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> int
         )
     if not rows:
         return 0
-    stmt = insert_for(session, OutboxRow).values(list(rows.values()))
-    stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxRow.id)
-    return len(session.execute(stmt).all())
+    return len(session.execute(_enqueue(session.get_bind().dialect.name), list(rows.values())).all())
+
+
+@functools.cache
+def _enqueue(dialect: str) -> Any:
+    """The outbox INSERT, built once per backend (building it cost more than running it)."""
+    outbox = OutboxRow.__table__
+    return dialect_insert(dialect, outbox).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(outbox.c.id)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from datetime import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, insert, select
+from sqlalchemy.orm import Session
 
 from hub.core.apikeys import ApiKey
 from hub.core.db import (
@@ -126,58 +127,86 @@ def order_model(row: OrderRow) -> Order:
     )
 
 
-def entry_row(entry: Entry, rider_id: int | None, idempotency_key: str | None, fingerprint: str | None) -> EntryRow:
-    row = EntryRow(
-        id=entry.id,
-        community_id=entry.community_id,
-        gate_id=entry.gate_id,
-        connection_id=entry.connection_id,
-        rider_id=rider_id,
-        decision=entry.decision.value,
-        reasons=[{"code": r.code, "zh": r.zh, "en": r.en} for r in entry.reasons],
-        order_refs=list(entry.order_refs),
-        created_at=entry.created_at,
-        decision_ms=entry.decision_ms,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
+def insert_entry(
+    session: Session, entry: Entry, rider_id: int | None, idempotency_key: str | None, fingerprint: str | None
+) -> None:
+    """Insert a decided entry with its pass, locker compartment and hook calls: plain
+    INSERTs with cached statements (the entry path's commit; the ORM's unit of work
+    cost more than the database did)."""
+    session.execute(
+        _INSERT_ENTRY,
+        {
+            "id": entry.id,
+            "community_id": entry.community_id,
+            "gate_id": entry.gate_id,
+            "connection_id": entry.connection_id,
+            "rider_id": rider_id,
+            "decision": entry.decision.value,
+            "reasons": [{"code": r.code, "zh": r.zh, "en": r.en} for r in entry.reasons],
+            "order_refs": list(entry.order_refs),
+            "created_at": entry.created_at,
+            "decision_ms": entry.decision_ms,
+            "idempotency_key": idempotency_key,
+            "fingerprint": fingerprint,
+        },
     )
     grant = entry.access_pass
     if grant is not None:
-        row.access_pass = PassRow(
-            id=grant.grant_id,
-            gate_id=entry.gate_id,
-            # The gate's access connection issued the pass (NULL for a guard's pass);
-            # read inside the INSERT rather than with an extra query.
-            connection_id=select(GateRow.access_connection_id).where(GateRow.id == entry.gate_id).scalar_subquery(),
-            kind=grant.kind.value,
-            value=grant.value,
-            valid_from=grant.valid_from,
-            valid_until=grant.valid_until,
-            device_ref=grant.device_ref,
+        session.execute(
+            _INSERT_PASS,
+            {
+                "id": grant.grant_id,
+                "entry_id": entry.id,
+                "gate_id": entry.gate_id,
+                "device_gate_id": entry.gate_id,
+                "kind": grant.kind.value,
+                "value": grant.value,
+                "valid_from": grant.valid_from,
+                "valid_until": grant.valid_until,
+                "device_ref": grant.device_ref,
+            },
         )
     allocation = entry.locker
     if allocation is not None:
-        row.locker = LockerAllocationRow(
-            connection_id=allocation.bank_id,
-            bank_id=allocation.bank_id,
-            allocation_id=allocation.allocation_id,
-            locker_no=allocation.locker_no,
-            pin=allocation.pin,
-            valid_until=allocation.valid_until,
+        session.execute(
+            insert(LockerAllocationRow.__table__),
+            {
+                "entry_id": entry.id,
+                "connection_id": allocation.bank_id,
+                "bank_id": allocation.bank_id,
+                "allocation_id": allocation.allocation_id,
+                "locker_no": allocation.locker_no,
+                "pin": allocation.pin,
+                "valid_until": allocation.valid_until,
+            },
         )
-    row.hook_calls = [
-        HookCallRow(
-            hook=c.hook,
-            plugin=c.plugin,
-            connection_id=c.connection_id,
-            started_at=c.started_at,
-            duration_ms=c.duration_ms,
-            outcome=c.outcome,
-            detail=c.detail,
+    if entry.hook_calls:
+        session.execute(
+            insert(HookCallRow.__table__),
+            [
+                {
+                    "entry_id": entry.id,
+                    "hook": c.hook,
+                    "plugin": c.plugin,
+                    "connection_id": c.connection_id,
+                    "started_at": c.started_at,
+                    "duration_ms": c.duration_ms,
+                    "outcome": c.outcome,
+                    "detail": c.detail,
+                }
+                for c in entry.hook_calls
+            ],
         )
-        for c in entry.hook_calls
-    ]
-    return row
+
+
+_INSERT_ENTRY = insert(EntryRow.__table__)
+# The gate's access connection issued the pass (NULL for a guard's pass); read inside
+# the INSERT rather than with an extra query.
+_INSERT_PASS = insert(PassRow.__table__).values(
+    connection_id=select(GateRow.access_connection_id)
+    .where(GateRow.id == bindparam("device_gate_id", type_=String))
+    .scalar_subquery()
+)
 
 
 def entry_model(row: EntryRow) -> Entry:

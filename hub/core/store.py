@@ -15,18 +15,21 @@ unknown role); :class:`~hub.core.secrets.SecretsError` when secrets cannot be de
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import types
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from hub.core import audit, doors, migrations, rows
 from hub.core import outbox as outbox_queue
 from hub.core.apikeys import ALL, ApiKey
+from hub.core.catalog import CatalogCache
 from hub.core.clock import Clock
 from hub.core.db import (
     ORDER_SOURCES,
@@ -34,6 +37,7 @@ from hub.core.db import (
     USER_ROLES,
     ApiKeyRow,
     AuditRow,
+    CatalogStateRow,
     CommunityConnectionRow,
     CommunityProfileRow,
     CommunityPublicationRow,
@@ -59,12 +63,14 @@ from hub.core.db import (
     UserGateRow,
     UserRow,
     ZoneRow,
+    dialect_insert,
     insert_for,
     make_engine,
 )
 from hub.core.doors import DoorEventsResult
 from hub.core.errors import Conflict, NotFound
 from hub.core.health import ConnectionHealth
+from hub.core.masking import mask_phones_in
 from hub.core.model import (
     AccessEvent,
     AccessGrant,
@@ -108,6 +114,24 @@ from hub.core.trace import AuditAction
 from hub.core.users import ConsoleSession, LoginRecord, Role, UserAccount
 
 #: Order fields a newer report of the same order replaces.
+# Statements of the entry path, built once (building one and its cache key cost more
+# than running it).
+_COUNT_RIDER_ENTRIES = (
+    select(func.count())
+    .select_from(EntryRow)
+    .join(RiderRow, RiderRow.id == EntryRow.rider_id)
+    .where(
+        RiderRow.connection_id == bindparam("connection_id"),
+        RiderRow.platform_ref == bindparam("rider_ref"),
+        EntryRow.connection_id == bindparam("connection_id"),
+        EntryRow.created_at >= bindparam("since"),
+    )
+)
+_ORDER_BUILDINGS = select(OrderRow.ref, OrderRow.building).where(
+    OrderRow.connection_id == bindparam("connection_id"), OrderRow.ref.in_(bindparam("refs", expanding=True))
+)
+_IDEMPOTENCY_KEY_KNOWN = select(EntryRow.id).where(EntryRow.idempotency_key == bindparam("key"))
+_CATALOG_VERSION = select(CatalogStateRow.version).where(CatalogStateRow.id == 1)
 _ORDER_FIELDS = ("status", "rider_ref", "community_ref", "building", "address", "eta", "updated_at")
 #: Order fields a report without them (an empty string) leaves as stored.
 _ORDER_IDENTITY = ("rider_ref", "community_ref", "building", "address")
@@ -124,6 +148,10 @@ class Store:
     :param clock: the source of "now" for every timestamp the store sets.
     :param echo: log SQL statements (parameters stay hidden).
     :param connect_args: passed to the driver, e.g. ``{"options": "-csearch_path=x"}``.
+    :param catalog_cache_s: how long this process trusts its cached catalog
+        (communities, zones, gates, connections, API keys) before checking the
+        database's catalog version again: changes made by another process are seen
+        within this time, this process's own at once (see :mod:`hub.core.catalog`).
     """
 
     def __init__(
@@ -134,9 +162,11 @@ class Store:
         echo: bool = False,
         *,
         connect_args: Mapping[str, Any] | None = None,
+        catalog_cache_s: float = 1.0,
     ) -> None:
         self._engine = make_engine(url, echo=echo, connect_args=dict(connect_args or {}))
         self._box = SecretBox(secret_keys)
+        self._catalog = CatalogCache(self._catalog_version, catalog_cache_s)
         self.clock = clock or Clock()
         self._reads = sessionmaker(self._engine, expire_on_commit=False)
         # SQLite: writers take the write lock at BEGIN and queue on the busy timeout,
@@ -182,6 +212,22 @@ class Store:
         return SchedulerLock(self._engine, self.clock, **options)
 
     @contextlib.contextmanager
+    def _changing_catalog(self) -> Iterator[Session]:
+        """A write transaction that changes the catalog: it raises the catalog's
+        version with the change, and this process's cached catalog is emptied once it
+        is over."""
+        try:
+            with self.transaction() as s:
+                yield s
+                s.execute(update(CatalogStateRow).values(version=CatalogStateRow.version + 1))
+        finally:
+            self._catalog.clear()
+
+    def _catalog_version(self) -> int:
+        with self._engine.connect() as connection:
+            return connection.execute(_CATALOG_VERSION).scalar_one()
+
+    @contextlib.contextmanager
     def _reading(self) -> Iterator[Session]:
         with _value_errors(), self._reads() as session:
             yield session
@@ -204,7 +250,7 @@ class Store:
         :raises Conflict: the id exists, or a building id is listed twice.
         """
         _check_buildings(community)
-        with _conflict_on_integrity(f"community {community.id!r} already exists"), self.transaction() as s:
+        with _conflict_on_integrity(f"community {community.id!r} already exists"), self._changing_catalog() as s:
             if s.get(CommunityRow, community.id) is not None:
                 raise Conflict(f"community {community.id!r} already exists")
             row = CommunityRow(id=community.id, created_at=self.clock.now())
@@ -218,12 +264,15 @@ class Store:
         :raises NotFound: no community has this id.
         """
         _check_buildings(community)
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             row = _one(s, _community_query(community.id), f"community {community.id!r} not found")
             rows.fill_community(row, community)
         return community
 
     def get_community(self, community_id: str) -> Community:
+        return self._catalog.get("community", community_id, lambda: self._load_community(community_id))
+
+    def _load_community(self, community_id: str) -> Community:
         with self._reading() as s:
             return rows.community_model(
                 _one(s, _community_query(community_id), f"community {community_id!r} not found")
@@ -242,7 +291,7 @@ class Store:
         :raises NotFound: unknown community. :raises Conflict: the zone id is taken there.
         """
         message = f"zone {zone.id!r} already exists in community {community_id!r}"
-        with _conflict_on_integrity(message), self.transaction() as s:
+        with _conflict_on_integrity(message), self._changing_catalog() as s:
             _require(s, CommunityRow, community_id, "community")
             if s.get(ZoneRow, (community_id, zone.id)) is not None:
                 raise Conflict(message)
@@ -250,11 +299,14 @@ class Store:
         return zone
 
     def list_zones(self, community_id: str) -> list[Zone]:
+        return list(self._catalog.get("zones", community_id, lambda: self._load_zones(community_id)))
+
+    def _load_zones(self, community_id: str) -> tuple[Zone, ...]:
         with self._reading() as s:
             found = s.scalars(
                 select(ZoneRow).where(ZoneRow.community_id == community_id).order_by(ZoneRow.kind, ZoneRow.id)
             )
-            return [rows.zone_model(row) for row in found]
+            return tuple(rows.zone_model(row) for row in found)
 
     def get_zone(self, community_id: str, zone_id: str) -> Zone:
         """One marked area of a community.
@@ -270,7 +322,7 @@ class Store:
 
         :raises NotFound: no zone has this id in this community.
         """
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             row = _require_zone(s, community_id, zone.id)
             row.kind = zone.kind
             row.name = zone.name
@@ -283,7 +335,7 @@ class Store:
 
         :raises NotFound: no zone has this id in this community.
         """
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             s.delete(_require_zone(s, community_id, zone_id))
 
     def add_gate(self, gate: Gate) -> Gate:
@@ -292,7 +344,10 @@ class Store:
         :raises NotFound: unknown community or access connection.
         :raises Conflict: the gate id or the gate code is taken.
         """
-        with _conflict_on_integrity(f"gate {gate.id!r} or code {gate.code!r} already exists"), self.transaction() as s:
+        with (
+            _conflict_on_integrity(f"gate {gate.id!r} or code {gate.code!r} already exists"),
+            self._changing_catalog() as s,
+        ):
             _require(s, CommunityRow, gate.community_id, "community")
             if gate.access_connection_id is not None:
                 _require(s, ConnectionRow, gate.access_connection_id, "access connection")
@@ -322,7 +377,7 @@ class Store:
         :raises Conflict: another gate uses the code.
         """
         message = f"gate code {gate.code!r} is already used by another gate"
-        with _conflict_on_integrity(message), self.transaction() as s:
+        with _conflict_on_integrity(message), self._changing_catalog() as s:
             row = _one(
                 s,
                 select(GateRow).where(GateRow.id == gate.id, GateRow.community_id == gate.community_id),
@@ -340,12 +395,16 @@ class Store:
         return gate
 
     def get_gate(self, gate_id: str) -> Gate:
-        with self._reading() as s:
-            return rows.gate_model(_one(s, select(GateRow).where(GateRow.id == gate_id), f"gate {gate_id!r} not found"))
+        query = select(GateRow).where(GateRow.id == gate_id)
+        return self._catalog.get("gate", gate_id, lambda: self._load_gate(query, f"gate {gate_id!r} not found"))
 
     def gate_by_code(self, code: str) -> Gate:
+        query = select(GateRow).where(GateRow.code == code)
+        return self._catalog.get("gate_code", code, lambda: self._load_gate(query, f"no gate has code {code!r}"))
+
+    def _load_gate(self, query: Select[Any], missing: str) -> Gate:
         with self._reading() as s:
-            return rows.gate_model(_one(s, select(GateRow).where(GateRow.code == code), f"no gate has code {code!r}"))
+            return rows.gate_model(_one(s, query, missing))
 
     def list_gates(self, community_id: str | None = None) -> list[Gate]:
         query = select(GateRow).order_by(GateRow.community_id, GateRow.id)
@@ -364,7 +423,7 @@ class Store:
         :param community_ids: communities the connection serves from now on.
         :raises Conflict: the id exists. :raises NotFound: an unknown community.
         """
-        with _conflict_on_integrity(f"connection {connection.id!r} already exists"), self.transaction() as s:
+        with _conflict_on_integrity(f"connection {connection.id!r} already exists"), self._changing_catalog() as s:
             if s.get(ConnectionRow, connection.id) is not None:
                 raise Conflict(f"connection {connection.id!r} already exists")
             for community_id in community_ids:
@@ -383,13 +442,16 @@ class Store:
 
         :raises NotFound: no connection has this id.
         """
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             row = _require(s, ConnectionRow, connection.id, "connection")
             self._fill_connection(row, connection, secret_names)
         return connection
 
     def get_connection(self, connection_id: str) -> Connection:
         """A connection with its settings and decrypted secrets merged."""
+        return self._catalog.get("connection", connection_id, lambda: self._load_connection(connection_id))
+
+    def _load_connection(self, connection_id: str) -> Connection:
         with self._reading() as s:
             return self._connection_model(_require(s, ConnectionRow, connection_id, "connection"))
 
@@ -405,15 +467,19 @@ class Store:
             .where(CommunityConnectionRow.community_id == community_id)
             .order_by(ConnectionRow.id)
         )
+        load = functools.partial(self._load_connections, query)
+        return list(self._catalog.get("community_connections", community_id, load))
+
+    def _load_connections(self, query: Select[Any]) -> tuple[Connection, ...]:
         with self._reading() as s:
-            return [self._connection_model(row) for row in s.scalars(query)]
+            return tuple(self._connection_model(row) for row in s.scalars(query))
 
     def link_connection(self, community_id: str, connection_id: str) -> None:
         """Let a connection serve a community; linking twice is a no-op.
 
         :raises NotFound: unknown community or connection.
         """
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             _require(s, CommunityRow, community_id, "community")
             _require(s, ConnectionRow, connection_id, "connection")
             stmt = insert_for(s, CommunityConnectionRow).values(community_id=community_id, connection_id=connection_id)
@@ -432,7 +498,7 @@ class Store:
 
     def unlink_connection(self, community_id: str, connection_id: str) -> None:
         """Stop a connection serving a community; a link that does not exist is a no-op."""
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             s.execute(
                 delete(CommunityConnectionRow).where(
                     CommunityConnectionRow.community_id == community_id,
@@ -444,7 +510,7 @@ class Store:
         """Re-encrypt every connection's secrets (and every console user's TOTP secret)
         with the first key, so older keys can be dropped from the configuration. Returns
         how many connections were updated."""
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             sealed = s.scalars(select(ConnectionRow).where(ConnectionRow.secrets.is_not(None))).all()
             for row in sealed:
                 row.secrets = self._box.rotate(row.secrets or "", owner=f"connection {row.id}")
@@ -471,7 +537,8 @@ class Store:
             id=row.id,
             plugin=row.plugin,
             name=row.name,
-            settings=settings,
+            # Read-only: the same connection is shared by every reader of the cache.
+            settings=types.MappingProxyType(settings),
             timeout_s=row.timeout_s,
             freshness_s=row.freshness_s,
             enabled=row.enabled,
@@ -570,6 +637,9 @@ class Store:
         """The entry stored under an idempotency key, with the request fingerprint it
         was stored with; ``None`` when the key is new."""
         with self._reading() as s:
+            # Most keys are new: ask with an indexed one-column read first.
+            if s.scalar(_IDEMPOTENCY_KEY_KNOWN, {"key": key}) is None:
+                return None
             row = s.scalars(_entry_query().where(EntryRow.idempotency_key == key)).first()
             if row is None:
                 return None
@@ -577,19 +647,9 @@ class Store:
 
     def count_entries(self, connection_id: str, rider_ref: str, since: datetime) -> int:
         """How many entries (any decision) a platform's rider had since ``since``."""
-        query = (
-            select(func.count())
-            .select_from(EntryRow)
-            .join(RiderRow, RiderRow.id == EntryRow.rider_id)
-            .where(
-                RiderRow.connection_id == connection_id,
-                RiderRow.platform_ref == rider_ref,
-                EntryRow.connection_id == connection_id,
-                EntryRow.created_at >= since,
-            )
-        )
+        params = {"connection_id": connection_id, "rider_ref": rider_ref, "since": since}
         with self._reading() as s:
-            return s.scalar(query) or 0
+            return s.scalar(_COUNT_RIDER_ENTRIES, params) or 0
 
     def save_entry(
         self,
@@ -626,8 +686,7 @@ class Store:
             with self.transaction() as s:
                 rider_id = _upsert_rider(s, entry.connection_id, rider_ref, rider, now) if rider_ref else None
                 _upsert_orders(s, entry.connection_id, orders, "entry", now, confirm=False)
-                s.add(rows.entry_row(entry, rider_id, idempotency_key, fingerprint))
-                s.flush()
+                rows.insert_entry(s, entry, rider_id, idempotency_key, fingerprint)
                 outbox_queue.enqueue(s, outbox, now)
                 # Last: on PostgreSQL the audit append holds a lock until commit.
                 audit.append_many(s, records, now)
@@ -869,11 +928,8 @@ class Store:
         stored, are left out."""
         if not refs:
             return []
-        query = select(OrderRow.ref, OrderRow.building).where(
-            OrderRow.connection_id == connection_id, OrderRow.ref.in_(sorted(set(refs)))
-        )
         with self._reading() as s:
-            found = dict(s.execute(query).all())
+            found = dict(s.execute(_ORDER_BUILDINGS, {"connection_id": connection_id, "refs": sorted(set(refs))}).all())
         return [found[ref] for ref in dict.fromkeys(refs) if found.get(ref)]
 
     # -- community publishing --------------------------------------------------------
@@ -1172,7 +1228,7 @@ class Store:
         """
         message = f"an API key named {name!r} already exists"
         now = self.clock.now()
-        with _conflict_on_integrity(message), self.transaction() as s:
+        with _conflict_on_integrity(message), self._changing_catalog() as s:
             if s.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name)) is not None:
                 raise Conflict(message)
             for connection_id in set(connection_ids) - {ALL}:
@@ -1195,6 +1251,9 @@ class Store:
 
     def api_key_by_prefix(self, prefix: str) -> tuple[ApiKey, str] | None:
         """The key with this prefix and the hash of its secret; ``None`` when unknown."""
+        return self._catalog.get("api_key", prefix, lambda: self._load_api_key(prefix))
+
+    def _load_api_key(self, prefix: str) -> tuple[ApiKey, str] | None:
         with self._reading() as s:
             row = s.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
             return None if row is None else (rows.api_key_model(row), row.secret_hash)
@@ -1211,7 +1270,7 @@ class Store:
         :raises NotFound: no key has this name or id.
         """
         now = self.clock.now()
-        with self.transaction() as s:
+        with self._changing_catalog() as s:
             query = select(ApiKeyRow).where(ApiKeyRow.name == name_or_id)
             if name_or_id.isdigit():
                 query = select(ApiKeyRow).where(or_(ApiKeyRow.name == name_or_id, ApiKeyRow.id == int(name_or_id)))
@@ -1225,8 +1284,12 @@ class Store:
         """Note that a key was used just now."""
         with self.transaction() as s:
             row = s.get(ApiKeyRow, key_id)
-            if row is not None:
-                row.last_used_at = self.clock.now()
+            if row is None:
+                return
+            row.last_used_at = self.clock.now()
+            prefix = row.prefix
+        # Not a catalog change: only this key's cached copy is out of date.
+        self._catalog.forget("api_key", prefix)
 
     # -- audit, users, job runs ------------------------------------------------------
 
@@ -2349,20 +2412,17 @@ def _upsert_rider(
 ) -> int:
     """Insert or refresh a rider; returns its id. Without an identity (the platform
     could not be asked) only ``last_seen`` of a known rider changes."""
-    stmt = insert_for(session, RiderRow).values(
-        connection_id=connection_id,
-        platform_ref=platform_ref,
-        masked_name=rider.masked_name if rider else "",
-        masked_phone=rider.masked_phone if rider else "",
-        status=(rider.status if rider else RiderStatus.UNKNOWN).value,
-        first_seen=now,
-        last_seen=now,
-    )
-    updated = ("masked_name", "masked_phone", "status", "last_seen") if rider else ("last_seen",)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["connection_id", "platform_ref"], set_={c: stmt.excluded[c] for c in updated}
-    ).returning(RiderRow.id)
-    return session.execute(stmt).scalar_one()
+    values = {
+        "connection_id": connection_id,
+        "platform_ref": platform_ref,
+        "masked_name": rider.masked_name if rider else "",
+        # Masked again here: whatever a plugin left whole is never stored.
+        "masked_phone": mask_phones_in(rider.masked_phone) if rider else "",
+        "status": (rider.status if rider else RiderStatus.UNKNOWN).value,
+        "first_seen": now,
+        "last_seen": now,
+    }
+    return session.execute(_rider_upsert(_dialect(session), rider is not None), values).scalar_one()
 
 
 def _upsert_orders(
@@ -2393,22 +2453,44 @@ def _upsert_orders(
         }
         for o in orders
     }
-    # executemany with one cached statement, rather than a multi-row VALUES compiled anew
-    stmt = insert_for(session, OrderRow)
+    session.execute(_order_upsert(_dialect(session), confirm), list(by_ref.values()))
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# The upserts of the entry path, built once per backend: building one (and its cache
+# key) cost more than running it.
+
+
+@functools.cache
+def _rider_upsert(dialect: str, identified: bool) -> Any:
+    riders = RiderRow.__table__
+    stmt = dialect_insert(dialect, riders)
+    updated = ("masked_name", "masked_phone", "status", "last_seen") if identified else ("last_seen",)
+    return stmt.on_conflict_do_update(
+        index_elements=["connection_id", "platform_ref"], set_={c: stmt.excluded[c] for c in updated}
+    ).returning(riders.c.id)
+
+
+@functools.cache
+def _order_upsert(dialect: str, confirm: bool) -> Any:
+    orders = OrderRow.__table__
+    stmt = dialect_insert(dialect, orders)
     updated = _ORDER_FIELDS + (("received_at", "source") if confirm else ())
     not_older = or_(
         stmt.excluded.updated_at.is_(None),
-        OrderRow.updated_at.is_(None),
-        stmt.excluded.updated_at >= OrderRow.updated_at,
+        orders.c.updated_at.is_(None),
+        stmt.excluded.updated_at >= orders.c.updated_at,
     )
     # Many reports carry only the status: they must not wipe who delivers where.
-    kept = {c: func.coalesce(func.nullif(stmt.excluded[c], ""), getattr(OrderRow, c)) for c in _ORDER_IDENTITY}
-    stmt = stmt.on_conflict_do_update(
+    kept = {c: func.coalesce(func.nullif(stmt.excluded[c], ""), orders.c[c]) for c in _ORDER_IDENTITY}
+    return stmt.on_conflict_do_update(
         index_elements=["connection_id", "ref"],
         set_={c: kept.get(c, stmt.excluded[c]) for c in updated},
         where=not_older,
     )
-    session.execute(stmt, list(by_ref.values()))
 
 
 def _entry_query() -> Select[Any]:

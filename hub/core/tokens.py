@@ -64,9 +64,15 @@ class GateCodes:
 
 def _unsign(signer: Signer, signed: str) -> str:
     try:
-        return signer.unsign(signed).decode()
-    except (BadSignature, UnicodeDecodeError):
+        value = signer.unsign(signed).decode()
+    except (BadSignature, UnicodeError):  # UnicodeEncodeError: a lone surrogate from JSON
         raise NotFound("no gate has this code") from None
+    # The signature's last base64 character carries unused bits, which unsign ignores:
+    # only the spelling the hub printed is a gate code, so one gate has one code (and one
+    # rider page address, and one idempotency fingerprint).
+    if not hmac.compare_digest(signer.sign(value), signed.encode()):
+        raise NotFound("no gate has this code")
+    return value
 
 
 class PresenceCodes:
@@ -87,10 +93,15 @@ class PresenceCodes:
 
     def step(self, gate_id: str, value: str, at: datetime) -> int | None:
         """The time step ``value`` belongs to, if it is the current code or one step
-        either side of it; ``None`` when it is not a valid code now."""
+        either side of it; ``None`` when it is not a valid code now (whatever was typed:
+        letters, full-width digits, anything)."""
+        typed = value.strip()
+        # compare_digest refuses non-ASCII text with a TypeError; no such text is a code.
+        if not typed.isascii():
+            return None
         totp = self._totp(gate_id)
         now = totp.timecode(at)
         for step in (now, now - 1, now + 1):
-            if hmac.compare_digest(totp.generate_otp(step), value.strip()):
+            if hmac.compare_digest(totp.generate_otp(step), typed):
                 return step
         return None

@@ -22,6 +22,10 @@ Conformance suites, one per kind, each bound to the adapter's harness in one lin
 
     TestConformance = platform_suite(AcmeHarness)
 
+Every suite injects each of :data:`FAULTS` (connection refused, a silent upstream, 5xx,
+malformed JSON, an HTML page, a huge body, a slow body) into every call its kind makes
+upstream (``upstream_fault[<call>-<fault>]``), on :class:`Misbehaving` servers.
+
 See "Testing your plugin: the conformance suites" in ``docs/plugins.md``.
 """
 
@@ -51,13 +55,23 @@ from hub.testing.harness import (  # noqa: E402
     PlatformHarness,
     VisitorHarness,
 )
-from hub.testing.servers import MALFORMED_REPLIES, Misbehaving, Served, closed_port, serve_wsgi  # noqa: E402
+from hub.testing.servers import (  # noqa: E402
+    FAULT_DESCRIPTIONS,
+    FAULTS,
+    HUGE_BODY_BYTES,
+    MALFORMED_REPLIES,
+    Misbehaving,
+    Served,
+    closed_port,
+    serve_wsgi,
+)
 from hub.testing.suites import (  # noqa: E402
     CAPABILITY_HOOKS,
     REQUIRED_HOOKS,
     AccessConformance,
     LockerConformance,
     PlatformConformance,
+    UpstreamCall,
     VisitorConformance,
     access_suite,
     checks_of,
@@ -71,6 +85,9 @@ __all__ = [
     "CAPABILITY_HOOKS",
     "COMMUNITY_ID",
     "CONNECTION_ID",
+    "FAULTS",
+    "FAULT_DESCRIPTIONS",
+    "HUGE_BODY_BYTES",
     "MALFORMED_REPLIES",
     "REQUIRED_HOOKS",
     "AccessConformance",
@@ -83,6 +100,7 @@ __all__ = [
     "PlatformConformance",
     "PlatformHarness",
     "Served",
+    "UpstreamCall",
     "VisitorConformance",
     "VisitorHarness",
     "access_suite",

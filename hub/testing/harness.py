@@ -35,7 +35,7 @@ from hub.core.model import (
     PushRequest,
     Visit,
 )
-from hub.testing.servers import Misbehaving, closed_port, serve_wsgi
+from hub.testing.servers import FAULTS, Misbehaving, closed_port, serve_wsgi
 
 #: The id of the connection every suite check uses (``community.platform_refs`` keys).
 CONNECTION_ID = "conformance"
@@ -52,6 +52,8 @@ class Env:
     def __init__(self, request: pytest.FixtureRequest, tmp_path: Path) -> None:
         self.request = request
         self.tmp_path = tmp_path
+        #: Every misbehaving server made for the test, in order.
+        self.servers: list[Misbehaving] = []
         self._cleanups: list[Callable[[], None]] = []
 
     def serve(self, app: Any) -> str:
@@ -71,8 +73,16 @@ class Env:
     def misbehaving(self, behaviour: str) -> str:
         """The base URL of a :class:`~hub.testing.servers.Misbehaving` server."""
         server = Misbehaving(behaviour)
+        self.servers.append(server)
         self.defer(server.close)
         return server.url
+
+    def fault_url(self, fault: str) -> str:
+        """The base URL of an upstream with one of :data:`hub.testing.servers.FAULTS`
+        (``refused``: an address where nothing listens)."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        return self.closed_url() if fault == "refused" else self.misbehaving(FAULTS[fault])
 
     def silent_url(self) -> str:
         """A server that accepts connections and never answers."""
@@ -119,11 +129,22 @@ class Harness:
     #: without ``test_``), with the reason shown when the check is skipped.
     not_applicable: ClassVar[Mapping[str, str]] = {}
 
+    #: Cases of the fault-injection check (``upstream_fault``) that cannot happen to this
+    #: adapter's protocol, with the reason shown when they are skipped: by fault
+    #: (``"http_5xx"``: every call), by call (``"access_events"``: every fault) or by
+    #: ``"call/fault"`` (``"access_events/silent"``); the most particular key wins
+    #: (call/fault, then call, then fault).
+    faults_not_applicable: ClassVar[Mapping[str, str]] = {}
+
     #: The connection's ``timeout_s`` in ordinary checks, and in the timeout checks; a
     #: call must give up within ``slow_timeout_s + timeout_grace_s`` seconds.
     timeout_s: ClassVar[float] = 2.0
     slow_timeout_s: ClassVar[float] = 0.5
     timeout_grace_s: ClassVar[float] = 1.5
+
+    #: The connection's ``timeout_s`` in the fault-injection checks: each call must end
+    #: within ``fault_timeout_s + timeout_grace_s`` seconds.
+    fault_timeout_s: ClassVar[float] = 0.2
 
     def make_plugin(self) -> object:
         """A fresh plugin instance, as the hub creates it (no arguments)."""
@@ -173,6 +194,26 @@ class Harness:
         """Raw settings under which the main call gets a malformed reply (``variant``
         names one of :data:`hub.testing.servers.MALFORMED_REPLIES`)."""
         return self.settings_for(env.malformed_url(variant))
+
+    def fault_settings(self, env: Env, fault: str, call: str) -> dict[str, Any]:
+        """Raw settings under which the upstream call ``call`` (a name of the suite's
+        ``upstream_calls``: ``verify_rider``, ``revoke_access``, ...) meets ``fault`` (one
+        of :data:`hub.testing.servers.FAULTS`). By default :meth:`unreachable_settings`
+        for ``refused``, :meth:`slow_settings` for ``silent``, :meth:`trickle_settings`
+        for ``slow_body``, :meth:`malformed_settings` for ``malformed_json`` and
+        ``wrong_content_type``, and :meth:`settings_for` the suite's misbehaving server
+        for the others; override it for a call whose upstream misbehaves otherwise."""
+        if fault == "refused":
+            return self.unreachable_settings(env)
+        if fault == "silent":
+            return self.slow_settings(env)
+        if fault == "slow_body":
+            return self.trickle_settings(env)
+        if fault == "malformed_json":
+            return self.malformed_settings(env, "truncated_json")
+        if fault == "wrong_content_type":
+            return self.malformed_settings(env, "html")
+        return self.settings_for(env.fault_url(fault))
 
 
 # ---------------------------------------------------------------------------

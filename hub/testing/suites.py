@@ -9,10 +9,18 @@ against the adapter and its simulator (in the spirit of the Singer SDK's
 Every check calls the plugin through a bare :class:`~hub.core.plugins.Hub` holding only
 that plugin (no cache, breaker or timing wrappers), so what is checked is what the
 adapter itself does: the error it raises, how long it waits.
+
+The fault-injection check, ``upstream_fault[<call>-<fault>]``, is table-driven: every
+call of the kind's ``upstream_calls`` (the health check and each capability hook that
+goes out to the system) meets every fault of :data:`~hub.testing.servers.FAULTS`, on a
+misbehaving server on loopback (:meth:`Harness.fault_settings` says how to point the
+connection at it); a call the plugin does not declare, or a case its protocol cannot
+meet (``Harness.faults_not_applicable``), is skipped with the reason.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -38,12 +46,14 @@ from hub.core.errors import (
 from hub.core.model import (
     AccessEvent,
     AccessGrant,
+    CommunityProfile,
     Connection,
     Credential,
     CredentialKind,
     GrantRequest,
     Health,
     LockerAllocation,
+    Notice,
     Order,
     PassKind,
     PluginInfo,
@@ -64,7 +74,7 @@ from hub.testing.harness import (
     PlatformHarness,
     VisitorHarness,
 )
-from hub.testing.servers import MALFORMED_REPLIES
+from hub.testing.servers import FAULT_DESCRIPTIONS, FAULTS, HUGE_BODY_BYTES, MALFORMED_REPLIES
 
 #: Capabilities (``PluginInfo.capabilities``) that stand for a hook: a plugin declaring
 #: one must implement the hook, and a plugin implementing the hook must declare it.
@@ -184,9 +194,12 @@ class World:
     def slow_connection(self, raw: dict[str, Any]) -> Connection:
         return self.connection(raw, timeout_s=self.harness.slow_timeout_s)
 
-    def bounded(self, call: Callable[[], Any], what: str) -> Bounded:
-        """Run ``call`` in a thread and wait for it at most :attr:`limit_s`; a call still
-        running then fails the check (the adapter does not honour ``timeout_s``)."""
+    def bounded(self, call: Callable[[], Any], what: str, timeout_s: float | None = None) -> Bounded:
+        """Run ``call`` in a thread and wait for it at most ``timeout_s`` (by default
+        ``slow_timeout_s``) plus ``timeout_grace_s``; a call still running then fails the
+        check (the adapter does not honour the connection's ``timeout_s``)."""
+        timeout_s = self.harness.slow_timeout_s if timeout_s is None else timeout_s
+        limit_s = timeout_s + self.harness.timeout_grace_s
         outcome: dict[str, Any] = {}
 
         def run() -> None:
@@ -199,11 +212,11 @@ class World:
 
         thread = threading.Thread(target=run, name=f"conformance {what}", daemon=True)
         thread.start()
-        thread.join(self.limit_s)
+        thread.join(limit_s)
         if thread.is_alive():
             pytest.fail(
-                f"{what} was still waiting after {self.limit_s:g} s on a connection whose timeout_s is "
-                f"{self.harness.slow_timeout_s:g} s: the adapter does not honour connection.timeout_s"
+                f"{what} was still waiting after {limit_s:g} s on a connection whose timeout_s is "
+                f"{timeout_s:g} s: the adapter does not honour connection.timeout_s"
             )
         return Bounded(outcome["elapsed"], outcome.get("result"), outcome.get("error"))
 
@@ -214,6 +227,38 @@ class World:
             f"{what} raised {type(ended.error).__name__}: {ended.error}; an upstream that does not answer within "
             "connection.timeout_s must raise hub.core.errors.UpstreamTimeout"
         )
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    """One call a kind's plugin makes upstream, as the fault-injection check
+    (``upstream_fault``) makes it under every fault of :data:`FAULTS`.
+
+    :ivar name: the call's name in the check's ids and in ``faults_not_applicable``.
+    :ivar hook: the hook it calls.
+    :ivar capability: the capability a plugin declares for the hook (the case is skipped,
+        saying so, for a plugin that does not); ``None`` for a hook of the kind's own.
+    :ivar prepare: ``prepare(world, connection)``: the call, ready to run.
+    """
+
+    name: str
+    hook: str
+    capability: str | None
+    prepare: Callable[[World, Connection], Callable[[], Any]]
+
+    @property
+    def reports_health(self) -> bool:
+        """The health check reports failures in ``Health(ok=False)`` rather than raising."""
+        return self.hook == "hub_check_connection"
+
+
+#: The faults after which a call must have given up with ``UpstreamTimeout``: nothing, or
+#: not all of the reply, came in time. Every other fault is an ``UpstreamError``.
+TIMEOUT_FAULTS = frozenset({"silent", "slow_body"})
+
+CHECK_CONNECTION = UpstreamCall(
+    "check_connection", "hub_check_connection", None, lambda w, c: functools.partial(w.hub.check_connection, c)
+)
 
 
 def _describe(plugin: object) -> tuple[PluginInfo | None, str]:
@@ -233,6 +278,19 @@ class _Suite:
     kind: ClassVar[PluginKind]
     #: The call of the kind that every timeout and malformed-reply check makes.
     main_call_name: ClassVar[str]
+    #: Every call the kind's plugins make upstream: the fault-injection check makes each
+    #: under every fault.
+    upstream_calls: ClassVar[tuple[UpstreamCall, ...]]
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """The fault-injection check runs once per upstream call of the kind and fault."""
+        if "upstream_call" in metafunc.fixturenames:
+            cases = [(call.name, fault) for call in self.upstream_calls for fault in FAULTS]
+            metafunc.parametrize(("upstream_call", "fault"), cases, ids=[f"{c}-{f}" for c, f in cases])
+
+    @classmethod
+    def upstream_call_named(cls, name: str) -> UpstreamCall:
+        return next(call for call in cls.upstream_calls if call.name == name)
 
     @pytest.fixture
     def conformance(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
@@ -240,13 +298,20 @@ class _Suite:
         harness = type(self).harness()
         plugin = harness.make_plugin()
         info, problem = _describe(plugin)
+        params = request.node.callspec.params if hasattr(request.node, "callspec") else {}
         capability = getattr(request.function, "_last100_capability", None)
+        if "upstream_call" in params:
+            capability = self.upstream_call_named(params["upstream_call"]).capability
         if capability is not None and info is not None and capability not in info.capabilities:
             declared = ", ".join(sorted(info.capabilities)) or "none"
             pytest.skip(
                 f"{info.name} does not declare the {capability!r} capability (it declares: {declared})",
             )
         reason = harness.not_applicable.get(check)
+        if not reason and "upstream_call" in params:
+            call, fault = params["upstream_call"], params["fault"]
+            named = harness.faults_not_applicable
+            reason = named.get(f"{call}/{fault}") or named.get(call) or named.get(fault)
         if reason:
             pytest.skip(f"not applicable to {info.name if info else type(plugin).__name__}: {reason}")
         hub, record = None, None
@@ -425,6 +490,45 @@ class _Suite:
             "it must raise hub.core.errors.UpstreamError"
         )
 
+    # -- every upstream call against every fault ----------------------------------------
+
+    def test_upstream_fault(self, conformance: World, upstream_call: str, fault: str) -> None:
+        """Every call the kind makes upstream, under every fault of :data:`FAULTS`, ends
+        as the hub's upstream error within the connection's ``timeout_s`` (plus the
+        grace): ``UpstreamTimeout`` when nothing, or not all of the reply, came in time
+        (``silent``, ``slow_body``), an ``UpstreamError`` otherwise (refused, 5xx,
+        malformed JSON, an HTML page, a huge body); never a success, a rejection or any
+        other exception, which the engine would not turn into a manual check nor the
+        outbox retry. The health check reports the same faults in ``Health(ok=False)``.
+        A huge body is refused without being read whole."""
+        world = conformance
+        call = self.upstream_call_named(upstream_call)
+        timeout_s = world.harness.fault_timeout_s
+        connection = world.connection(world.ask("fault_settings", world.env, fault, call.name), timeout_s=timeout_s)
+        run = call.prepare(world, connection)
+        what = f"{call.hook} when {FAULT_DESCRIPTIONS[fault]}"
+        ended = world.bounded(run, what, timeout_s)
+        if call.reports_health:
+            assert ended.error is None, (
+                f"{what}, it raised {type(ended.error).__name__}: {ended.error}; report failures in "
+                "Health(ok=False, message=...)"
+            )
+            health = ended.result
+            assert isinstance(health, Health), f"{what}, it returned {health!r}, not a Health"
+            assert not health.ok and health.message.strip(), f"{what}, it reported {health!r}"
+        else:
+            assert ended.error is not None, f"{what}, it returned {ended.result!r}: a failure taken for a success"
+            wanted = UpstreamTimeout if fault in TIMEOUT_FAULTS else UpstreamError
+            assert isinstance(ended.error, wanted), (
+                f"{what}, it raised {type(ended.error).__name__}: {ended.error}; it must raise "
+                f"hub.core.errors.{wanted.__name__}"
+            )
+        sent = max((server.most_body_sent for server in world.env.servers), default=0)
+        assert sent < HUGE_BODY_BYTES // 2, (
+            f"{what}, it read {sent >> 20} MiB of the reply: refuse a reply larger than the protocol's "
+            "replies as soon as more has come in, without reading the rest"
+        )
+
 
 # ---------------------------------------------------------------------------
 # Pushes (platforms, and devices that push door events)
@@ -509,12 +613,56 @@ def _temporary_store(folder: Path) -> Any:
 # ---------------------------------------------------------------------------
 
 
+def _profile(harness: PlatformHarness) -> CommunityProfile:
+    return CommunityProfile(
+        harness.community, gates=(harness.gate,), rules_zh="骑手请走北门", rules_en="Riders use the north gate"
+    )
+
+
+_NOTICE = Notice("gate_open", "北门已为您开启", "The north gate is open for you")
+
+
 class PlatformConformance(_PushChecks, _Suite):
     """The checks of a delivery platform plugin."""
 
     harness: ClassVar[type[PlatformHarness]]
     kind = PluginKind.PLATFORM
     main_call_name = "hub_verify_rider"
+    upstream_calls = (
+        CHECK_CONNECTION,
+        UpstreamCall(
+            "verify_rider",
+            "hub_verify_rider",
+            None,
+            lambda w, c: functools.partial(w.hub.verify_rider, c, w.ask("credential"), w.harness.gate),
+        ),
+        UpstreamCall(
+            "active_orders",
+            "hub_active_orders",
+            "active_orders",
+            lambda w, c: functools.partial(
+                w.hub.active_orders, c, RiderClaim(w.ask("credential")), w.harness.community
+            ),
+        ),
+        UpstreamCall(
+            "get_order",
+            "hub_get_order",
+            "get_order",
+            lambda w, c: functools.partial(w.hub.get_order, c, w.harness.order_here),
+        ),
+        UpstreamCall(
+            "publish_community",
+            "hub_publish_community",
+            "publish_community",
+            lambda w, c: functools.partial(w.hub.publish_community, c, _profile(w.harness)),
+        ),
+        UpstreamCall(
+            "notify_rider",
+            "hub_notify_rider",
+            "notify_rider",
+            lambda w, c: functools.partial(w.hub.notify_rider, c, w.harness.rider_ref, _NOTICE),
+        ),
+    )
 
     def main_call(self, world: World, connection: Connection) -> Any:
         harness: PlatformHarness = world.harness  # type: ignore[assignment]
@@ -603,12 +751,45 @@ def grant_request(*, starts: datetime | None = None, minutes: int = 20, grant_id
     )
 
 
+def _issued_grant() -> AccessGrant:
+    """A pass as the hub holds one after a grant: what a revocation names."""
+    now = _now()
+    return AccessGrant(str(uuid.uuid4()), PassKind.QR, uuid.uuid4().hex[:16].upper(), now, now + timedelta(minutes=20))
+
+
 class AccessConformance(_PushChecks, _Suite):
     """The checks of an access-control plugin."""
 
     harness: ClassVar[type[AccessHarness]]
     kind = PluginKind.ACCESS
     main_call_name = "hub_grant_access"
+    upstream_calls = (
+        CHECK_CONNECTION,
+        UpstreamCall(
+            "grant_access",
+            "hub_grant_access",
+            None,
+            lambda w, c: functools.partial(w.hub.grant_access, c, w.harness.gate, grant_request()),
+        ),
+        UpstreamCall(
+            "revoke_access",
+            "hub_revoke_access",
+            "revoke",
+            lambda w, c: functools.partial(w.hub.revoke_access, c, w.harness.gate, _issued_grant()),
+        ),
+        UpstreamCall(
+            "open_door",
+            "hub_open_door",
+            "remote_open",
+            lambda w, c: functools.partial(w.hub.open_door, c, w.harness.gate, "fault injection"),
+        ),
+        UpstreamCall(
+            "access_events",
+            "hub_access_events",
+            "access_events",
+            lambda w, c: functools.partial(w.hub.access_events, c, w.harness.gate, _now() - timedelta(minutes=10)),
+        ),
+    )
 
     def main_call(self, world: World, connection: Connection) -> Any:
         return world.hub.grant_access(connection, world.harness.gate, grant_request())  # type: ignore[attr-defined]
@@ -716,6 +897,23 @@ class LockerConformance(_Suite):
     harness: ClassVar[type[LockerHarness]]
     kind = PluginKind.LOCKER
     main_call_name = "hub_allocate_locker"
+    upstream_calls = (
+        CHECK_CONNECTION,
+        UpstreamCall(
+            "allocate_locker",
+            "hub_allocate_locker",
+            None,
+            lambda w, c: functools.partial(w.hub.allocate_locker, c, w.harness.bank, w.ask("order", _order_ref())),
+        ),
+        UpstreamCall(
+            "release_locker",
+            "hub_release_locker",
+            None,
+            lambda w, c: functools.partial(
+                w.hub.release_locker, c, LockerAllocation(f"al-{uuid.uuid4().hex[:16]}", w.harness.bank.id, "B04")
+            ),
+        ),
+    )
 
     def main_call(self, world: World, connection: Connection) -> Any:
         harness: LockerHarness = world.harness  # type: ignore[assignment]
@@ -780,6 +978,15 @@ class VisitorConformance(_Suite):
     harness: ClassVar[type[VisitorHarness]]
     kind = PluginKind.VISITOR
     main_call_name = "hub_register_visitor"
+    upstream_calls = (
+        CHECK_CONNECTION,
+        UpstreamCall(
+            "register_visitor",
+            "hub_register_visitor",
+            None,
+            lambda w, c: functools.partial(w.hub.register_visitor, c, w.ask("visit", str(uuid.uuid4()))),
+        ),
+    )
 
     def main_call(self, world: World, connection: Connection) -> Any:
         return world.hub.register_visitor(connection, world.ask("visit", str(uuid.uuid4())))
@@ -822,6 +1029,15 @@ def _bind(suite: type[_Suite], base: type[Harness], harness: type[Harness]) -> t
         raise ValueError(
             f"{harness.__name__}.not_applicable names checks the suite does not have: {', '.join(sorted(unknown))} "
             f"(its checks: {', '.join(checks_of(suite))})"
+        )
+    calls = [call.name for call in suite.upstream_calls]
+    known = {*FAULTS, *calls, *(f"{call}/{fault}" for call in calls for fault in FAULTS)}
+    unknown = set(harness.faults_not_applicable) - known
+    if unknown:
+        raise ValueError(
+            f"{harness.__name__}.faults_not_applicable names cases the suite does not have: "
+            f"{', '.join(sorted(unknown))} (name a fault: {', '.join(FAULTS)}; a call: {', '.join(calls)}; "
+            "or call/fault)"
         )
     return type(f"Test{harness.__name__}", (suite,), {"harness": harness, "__doc__": suite.__doc__})
 

@@ -13,9 +13,10 @@ from flask import Flask, jsonify, render_template
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hub.core import urlpolicy
 from hub.core.config import load_config
 from hub.runtime import Runtime, build_runtime
-from hub.web import admin, api, i18n, rider, screen
+from hub.web import admin, api, i18n, limits, rider, screen
 from hub.web.admin.auth import ABSOLUTE_TIMEOUT
 from hub.web.context import runtime_of
 from hub.web.errors import register_error_handlers
@@ -33,6 +34,8 @@ for _exempt in (api.bp, rider.bp, screen.bp):
 def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     if runtime is None:
         runtime = build_runtime(load_config(**(test_config or {})))
+    # This process calls the deployment's connections: only where the configuration allows.
+    urlpolicy.install(urlpolicy.UrlPolicy.from_config(runtime.config))
     app = Flask(__name__, instance_path=str(runtime.config.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=runtime.config.secret_key,
@@ -48,6 +51,8 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
     )
     app.extensions["last100"] = runtime
     app.json.ensure_ascii = False
+    # "/g//report" is no gate's page: a 404, not a redirect to another address.
+    app.url_map.merge_slashes = False
     if runtime.config.trusted_proxies:
         # Behind a reverse proxy, URLs (which some platforms sign) are the ones the sender used.
         n = runtime.config.trusted_proxies
@@ -59,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
     app.register_blueprint(api.bp)
     app.register_blueprint(rider.bp)
     app.register_blueprint(screen.bp)
+    limits.init_app(app, runtime.config)  # wraps the limited views: after the blueprints
 
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/healthz", "healthz", healthz)

@@ -64,7 +64,7 @@ def json_body(*, required: bool) -> Any:
         raise ApiError(400, "invalid_json", "the body is empty: send a JSON object")
     try:
         return json.loads(data, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
 
@@ -86,6 +86,11 @@ def idempotency_key() -> str | None:
 # ---------------------------------------------------------------------------
 
 
+# The entry path's schemas, made once: a schema holds no state between loads and dumps.
+_ENTRY = schemas.EntrySchema()
+_ENTRY_REQUEST = schemas.EntryRequestSchema()
+
+
 def entry_reply(entry: Entry) -> dict[str, Any]:
     """An entry as the API shows it, with its route hint."""
     rt = runtime_of()
@@ -102,7 +107,7 @@ def entry_reply(entry: Entry) -> dict[str, Any]:
         if box is None
         else {"bank": box.bank_id, "compartment": box.locker_no, "code": box.pin, "valid_until": box.valid_until}
     )
-    return schemas.EntrySchema().dump(
+    return _ENTRY.dump(
         {
             "id": entry.id,
             "decision": entry.decision,
@@ -172,7 +177,7 @@ def create_entry() -> Response:
     key = current_key()
     rt = runtime_of()
     retry_key = idempotency_key()
-    body = schemas.load(schemas.EntryRequestSchema(), json_body(required=True))
+    body = schemas.load(_ENTRY_REQUEST, json_body(required=True))
     connection_id = body["connection"]
     if not key.may_use(connection_id):
         return forbidden(f"this API key may not enter riders through connection {connection_id!r}")

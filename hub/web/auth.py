@@ -48,16 +48,27 @@ def current_key() -> ApiKey:
     return g.api_key
 
 
+def request_key() -> ApiKey | None:
+    """The active API key the request carries, or ``None``: authenticated once per
+    request (the rate limits, which run before the view, ask too)."""
+    if "api_key_checked" not in g:
+        presented = presented_key()
+        key = None
+        if presented is not None:
+            rt = runtime_of()
+            key = apikeys.authenticate(rt.store, presented, rt.clock.now())
+        g.api_key_checked = key
+    return g.api_key_checked
+
+
 def api_key_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Serve the view only to a request with an active API key (kept in ``g.api_key``)."""
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        presented = presented_key()
-        if presented is None:
+        if presented_key() is None:
             return unauthorized("send an API key: Authorization: Bearer <key>", presented=False)
-        rt = runtime_of()
-        key = apikeys.authenticate(rt.store, presented, rt.clock.now())
+        key = request_key()
         if key is None:
             return unauthorized("this API key is not valid (unknown, mistyped or revoked)", presented=True)
         g.api_key = key

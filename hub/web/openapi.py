@@ -63,6 +63,14 @@ _INVALID = _error(
     "`details.fields` maps each bad field, e.g. `credential.kind`, to its messages)."
 )
 
+_RATE_LIMITED = {
+    "description": "Too many entries at this gate, for this rider or with this API key in the current "
+    "window (`rate_limited`; `details.limit` names the limit): nothing was decided or stored. "
+    "Try again after `Retry-After` seconds.",
+    "headers": {"Retry-After": {"description": "Seconds until the window resets.", "schema": {"type": "integer"}}},
+    "content": _json("Error"),
+}
+
 _ENTRY_ID = {
     "name": "entry_id",
     "in": "path",
@@ -127,6 +135,7 @@ def _paths(spec: APISpec) -> None:
                         "Invalid fields (`invalid_request`, see `details.fields`), or the Idempotency-Key was "
                         "used for a different request (`idempotency_key_reused`)."
                     ),
+                    "429": _RATE_LIMITED,
                 },
             }
         },

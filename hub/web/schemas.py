@@ -25,7 +25,8 @@ class FullMatch(validate.Regexp):
 
 
 #: Text a person or a device may send: no control characters.
-_PRINTABLE = FullMatch(r"^[^\x00-\x1f\x7f]*$", error="Must not contain control characters.")
+# Control characters and lone surrogates (JSON "\ud800"), which no text can be encoded with.
+_PRINTABLE = FullMatch(r"^[^\x00-\x1f\x7f\ud800-\udfff]*$", error="Must not contain control characters.")
 
 
 def _text(max_length: int, **kwargs: Any) -> fields.String:

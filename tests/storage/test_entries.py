@@ -194,6 +194,14 @@ def test_the_rider_is_updated_with_its_latest_masked_identity(seeded, clock):
         assert (rider.first_seen, rider.last_seen) == (NOW, NOW + timedelta(minutes=5))
 
 
+@pytest.mark.parametrize("sent", ["13812345678", "+86 138 1234 5678", "138-1234-5678"])
+def test_a_phone_number_a_plugin_left_whole_is_masked_before_it_is_stored(seeded, sent):
+    save(seeded, make_entry(), rider=make_rider(masked_phone=sent))
+
+    with seeded.transaction() as session:
+        assert session.scalars(select(RiderRow.masked_phone)).one() == "138****5678"
+
+
 def test_orders_an_entry_used_do_not_count_as_freshly_reported(seeded, clock):
     seeded.upsert_order("plat", make_order(), "push")
     clock.advance(seconds=100)

@@ -23,7 +23,7 @@ def test_upgrade_from_an_empty_database_reaches_head(make_store, keys):
 
     store.upgrade()
 
-    assert store.current_revision() == head_revision() == "0007"
+    assert store.current_revision() == head_revision() == "0008"
 
 
 def test_migrated_schema_matches_the_models(store):

@@ -66,7 +66,8 @@ def _int(fields: dict[str, Any], key: str) -> int:
     value = fields.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isdigit():
+    # isdigit() is also true of "²" and other digits int() does not read.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     raise PushFormatError(f"the push's {key!r} is missing or not an integer")
 
@@ -84,7 +85,7 @@ def verify_push(body: bytes, *, secret: str, app_id: str, now_ms: int, tolerance
     """
     try:
         fields = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         raise PushFormatError("the push is not JSON") from None
     if not isinstance(fields, dict):
         raise PushFormatError("the push is not a JSON object")
@@ -100,16 +101,17 @@ def verify_push(body: bytes, *, secret: str, app_id: str, now_ms: int, tolerance
     if str(fields.get("appId")) != app_id:
         raise PushAuthError(f"the push is addressed to app {fields.get('appId')!r}, not this connection's app_id")
     sent_at_ms = _int(fields, "timestamp")
-    skew_s = (now_ms - sent_at_ms) / 1000
-    if skew_s > tolerance_s:
-        raise PushAuthError(f"the push was sent {skew_s:.0f} s ago, more than the {tolerance_s:g} s tolerance")
-    if -skew_s > tolerance_s:
-        raise PushAuthError(f"the push is dated {-skew_s:.0f} s ahead, more than the {tolerance_s:g} s tolerance")
+    # Whole milliseconds and seconds: a timestamp of any size compares (a float overflows).
+    skew_ms = now_ms - sent_at_ms
+    if skew_ms > tolerance_s * 1000:
+        raise PushAuthError(f"the push was sent {skew_ms // 1000} s ago, more than the {tolerance_s:g} s tolerance")
+    if -skew_ms > tolerance_s * 1000:
+        raise PushAuthError(f"the push is dated {-skew_ms // 1000} s ahead, more than the {tolerance_s:g} s tolerance")
     type_ = _int(fields, "type")
     raw_message = fields.get("message")
     try:
         message = json.loads(raw_message) if isinstance(raw_message, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         message = None
     if not isinstance(message, dict):
         raise PushFormatError("the push's 'message' is not a JSON object in a string")

@@ -21,6 +21,7 @@ from marshmallow import fields, validate
 from hub.core.clients import ClientCache, load_settings
 from hub.core.errors import CredentialRejected, PushRejected, SettingsError, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import hookimpl
+from hub.core.masking import mask_phones_in
 from hub.core.model import (
     Community,
     CommunityProfile,
@@ -457,15 +458,22 @@ def _text(data: Mapping[str, Any], key: str, what: str, *, required: bool = Fals
 
 
 def _from_ms(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value / 1000, UTC)
-    return None
+    return _from_unix(value, 1000)
 
 
 def _from_seconds(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value, UTC)
-    return None
+    return _from_unix(value, 1)
+
+
+def _from_unix(value: Any, per_second: int) -> datetime | None:
+    """A positive Unix time in seconds (or milliseconds) as a datetime; ``None`` when it
+    is not one. :raises ValueError: a time no calendar date has (past year 9999)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value / per_second, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"time {value} is out of range") from None
 
 
 def _order(connection: Connection, f: PartnerFields, data: Any, *, rider_ref: str) -> Order:
@@ -510,11 +518,8 @@ def _unvouched(order: Order) -> bool:
 
 def mask_phone(phone: str) -> str:
     """A phone number as the hub may keep it: ``138****5678``. Ele.me's partner answer is
-    masked already; a number that is not is masked here rather than stored whole."""
-    if not phone or "*" in phone:
-        return phone
-    digits = "".join(c for c in phone if c.isdigit())
-    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "****"
+    masked already; whatever digits it left whole are masked here rather than stored."""
+    return mask_phones_in(phone)
 
 
 def mask_name(name: str) -> str:

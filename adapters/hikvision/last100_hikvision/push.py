@@ -74,7 +74,7 @@ def _json_parts(content_type: str, body: bytes) -> list[bytes]:
 def _message(payload: bytes, zone: tzinfo) -> PushedMessage:
     try:
         body: Any = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         raise PushFormatError("an event part is not JSON") from None
     if isinstance(body, dict) and isinstance(body.get("EventNotificationAlert"), dict):
         body = body["EventNotificationAlert"]  # a wrapping some firmware adds

@@ -75,7 +75,10 @@ def read_time(text: Any, zone: tzinfo) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00 is before the first year in UTC
+        raise ValueError(f"out of range: {text!r}") from None
 
 
 # -- ResponseStatus -----------------------------------------------------------------

@@ -78,7 +78,9 @@ def verify_request(
     if not (stamp.isascii() and stamp.isdigit()) or abs(now - int(stamp)) > TOLERANCE_S:
         raise RequestSignatureError("timestamp_out_of_range", "the request timestamp is more than 5 minutes off")
     expected = sign_request(secret, int(stamp), method, path_and_query, body)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    # Bytes, not text: compare_digest raises TypeError on non-ASCII text, which no
+    # signature is but any header can be.
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode("utf-8", "replace")):
         raise RequestSignatureError("signature_invalid", "the request signature does not match")
     return key_id
 

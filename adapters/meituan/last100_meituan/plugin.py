@@ -79,7 +79,15 @@ class _Bound:
 
 
 def _utc(seconds: int | None) -> datetime | None:
-    return datetime.fromtimestamp(seconds, UTC) if seconds else None
+    """A Unix time in seconds as a datetime (``None`` for none).
+
+    :raises ValueError: a time no calendar date has (past year 9999)."""
+    if not seconds:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"time {seconds} is out of range") from None
 
 
 def to_order(order: MeituanOrder) -> Order:
@@ -324,11 +332,15 @@ def _event(params: Mapping[str, str], timestamp: int, names: FieldNames) -> Push
     changed_at = as_int(raw_time) if raw_time else timestamp
     if changed_at is None:
         raise PushRejected("Meituan callback malformed: its time is not a Unix time in seconds", 400)
-    occurred_at = datetime.fromtimestamp(changed_at, UTC)
-    if params.get("order_id"):
+    try:
+        occurred_at = datetime.fromtimestamp(changed_at, UTC)
+        order = to_order(order_from_wire(params, names)) if params.get("order_id") else None
+    except (ValueError, OverflowError, OSError):
+        raise PushRejected("Meituan callback malformed: a time in it is out of range", 400) from None
+    if order is not None:
         if "status" not in params and "logistics_status" not in params:
             raise PushRejected("Meituan callback malformed: an order without status or logistics_status", 400)
-        order = replace(to_order(order_from_wire(params, names)), updated_at=occurred_at)
+        order = replace(order, updated_at=occurred_at)
         event_id = f"order:{order.ref}:{params.get('status', '')}:{params.get('logistics_status', '')}:{changed_at}"
         return PushEvent(event_id=event_id, occurred_at=occurred_at, order=order)
     rider_ref = params.get(names.rider_ref)

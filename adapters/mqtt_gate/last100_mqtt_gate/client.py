@@ -16,8 +16,9 @@ by paho when it drops, and shared by every thread:
 
 Errors are its own: :class:`MqttConnectionError` (broker unreachable or refused the
 connection; :class:`MqttCredentialsRefused`, :class:`MqttTlsError` and
-:class:`MqttSubscriptionRefused` say more), :class:`MqttTimeout` (no acknowledgement in
-time) and :class:`MqttRefused` (the controller answered ``ok: false``).
+:class:`MqttSubscriptionRefused` say more, :class:`MqttConnectTimeout` that it did not
+answer in time), :class:`MqttTimeout` (no acknowledgement in time) and
+:class:`MqttRefused` (the controller answered ``ok: false``).
 
 Example::
 
@@ -79,6 +80,12 @@ class MqttError(Exception):
 class MqttConnectionError(MqttError):
     """The broker cannot be reached, the TLS handshake failed, or the broker refused the
     connection or a subscription."""
+
+
+class MqttConnectTimeout(MqttConnectionError):
+    """The broker did not answer in time: no TCP connection, CONNACK or SUBACK within the
+    wait (a broker that accepts the socket and then keeps quiet), or a lost connection
+    not back within it."""
 
 
 class MqttCredentialsRefused(MqttConnectionError):
@@ -272,7 +279,9 @@ class GateController:
                 raise MqttConnectionError("the connection to the broker was closed")
             if self._ready:
                 return
-        late = MqttConnectionError(f"the broker at {self.host}:{self.port} did not accept the connection in time")
+        late: MqttConnectionError = MqttConnectTimeout(
+            f"the broker at {self.host}:{self.port} did not accept the connection in time"
+        )
         if not self._connecting.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise late
         try:
@@ -281,7 +290,7 @@ class GateController:
             if client is None:
                 client = self._open(max(0.05, deadline - time.monotonic()))
             else:  # paho is reconnecting after the connection dropped
-                late = MqttConnectionError(
+                late = MqttConnectTimeout(
                     f"the connection to the broker at {self.host}:{self.port} was lost and is not back yet"
                 )
             with self._state:
@@ -322,7 +331,7 @@ class GateController:
         except ssl.SSLError as exc:
             raise MqttTlsError(f"TLS handshake with {self.host}:{self.port} failed ({exc.reason})") from None
         except TimeoutError:
-            raise MqttConnectionError(f"{self.host}:{self.port} did not answer within {timeout:g} s") from None
+            raise MqttConnectTimeout(f"{self.host}:{self.port} did not answer within {timeout:g} s") from None
         except OSError as exc:
             raise MqttConnectionError(f"{self.host}:{self.port} cannot be reached ({_describe(exc)})") from None
         with self._state:
@@ -365,7 +374,7 @@ class GateController:
             finally:
                 self._subacks.pop(mid, None)
         if not answered:
-            raise MqttConnectionError(f"the broker at {self.host}:{self.port} did not answer in time")
+            raise MqttConnectTimeout(f"the broker at {self.host}:{self.port} did not answer in time")
         elapsed = time.monotonic() - started
         granted = self._granted_by(reasons)
         with self._state:

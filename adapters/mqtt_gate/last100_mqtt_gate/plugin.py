@@ -9,6 +9,7 @@ model and the errors of :mod:`hub.core.errors`:
 MQTT                                        hub
 ==========================================  ==========================================
 no acknowledgement within ``timeout_s``     ``UpstreamTimeout``
+broker silent (no CONNACK/SUBACK in time)   ``UpstreamTimeout``
 controller answered ``ok: false``           ``UpstreamError`` (naming its error code)
 broker unreachable, TLS failed, refused     ``UpstreamError``; ``Health(ok=False)``
 revoke answered ``unknown_grant``           ``True``: the pass is gone either way
@@ -36,6 +37,7 @@ from last100_mqtt_gate import __version__
 from last100_mqtt_gate.client import (
     GateController,
     MqttConnectionError,
+    MqttConnectTimeout,
     MqttCredentialsRefused,
     MqttRefused,
     MqttSubscriptionRefused,
@@ -100,6 +102,8 @@ def _upstream(connection: Connection, gate: str, what: str) -> Iterator[None]:
         raise UpstreamError(f"{connection.name}: {exc}") from exc
     except MqttCredentialsRefused as exc:
         raise UpstreamError(f"{connection.name}: the broker refused the hub's username and password") from exc
+    except MqttConnectTimeout as exc:
+        raise UpstreamTimeout(f"{connection.name}: {exc}") from exc
     except MqttConnectionError as exc:
         raise UpstreamError(f"{connection.name}: {exc}") from exc
 

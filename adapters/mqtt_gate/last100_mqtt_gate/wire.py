@@ -109,7 +109,10 @@ def parse_time(value: Any, name: str) -> datetime:
         raise ValueError(f"{name} is not an ISO-8601 time") from None
     if moment.tzinfo is None:
         raise ValueError(f"{name} must carry a timezone (Z)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00 is before the first year in UTC
+        raise ValueError(f"{name} is out of range") from None
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -120,7 +123,7 @@ def encode(message: dict[str, Any]) -> bytes:
 def _object(payload: bytes | str) -> dict[str, Any]:
     try:
         message = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         raise ValueError("payload is not JSON") from None
     if not isinstance(message, dict):
         raise ValueError("payload is not a JSON object")

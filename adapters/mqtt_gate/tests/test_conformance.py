@@ -4,17 +4,53 @@ the real broker and a simulated controller (skipped without a broker, unless
 
 from __future__ import annotations
 
+import json
+import secrets
+import threading
 import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from hub.core.model import AccessGrant
 from hub.testing import AccessHarness, Env, access_suite
+from last100_mqtt_gate.client import QOS
 from last100_mqtt_gate.plugin import MqttGatePlugin
 from last100_mqtt_gate.simulator import SimulatedController
+from last100_mqtt_gate.wire import ack_topic, command_topic
 
 SECRET = "conformance-credential-secret-0123456789"
+
+_NO_BODY = "an MQTT acknowledgement is one message: it has no body to trickle"
+
+
+class GarblingController:
+    """A controller that answers every command with an acknowledgement cut off in the
+    middle (its id readable, the rest not JSON)."""
+
+    def __init__(self, host: str, port: int, prefix: str, gate: str) -> None:
+        self.prefix, self.gate = prefix, gate
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"garbler-{secrets.token_hex(4)}")
+        self._client.on_connect = lambda c, *_: c.subscribe(command_topic(prefix, gate), qos=QOS)
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        self._client.on_message = self._answer
+        self._client.connect(host, port, keepalive=30)
+        self._client.loop_start()
+        if not self._subscribed.wait(5):
+            self.stop()
+            raise ConnectionError("the garbling controller could not subscribe")
+
+    def _answer(self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        command_id = json.loads(message.payload)["id"]
+        client.publish(ack_topic(self.prefix, self.gate), f'{{"id": "{command_id}", "ok": tr'.encode(), qos=QOS)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
 
 
 class MqttGateHarness(AccessHarness):
@@ -29,8 +65,19 @@ class MqttGateHarness(AccessHarness):
         "client_id_prefix": "has space",
         "tls_ca_file": "/no/such/ca.pem",
     }
-    not_applicable: ClassVar[dict[str, str]] = {
-        "times_out_on_a_trickling_reply": "an MQTT acknowledgement is one message: it has no body to trickle",
+    not_applicable: ClassVar[dict[str, str]] = {"times_out_on_a_trickling_reply": _NO_BODY}
+    faults_not_applicable: ClassVar[dict[str, str]] = {
+        "http_5xx": "MQTT has no status codes: a broker accepts the connection or refuses it (the refused and "
+        "refused-credentials checks), a controller acknowledges ok or not",
+        "wrong_content_type": "an MQTT 3.1.1 message carries no content type: a payload that is not the "
+        "contract's JSON is the malformed_json case",
+        "huge_body": "an MQTT message is one packet whose length the broker accepted before delivering it whole "
+        "(bounded by the broker's message_size_limit): there is no body to stop reading midway",
+        "slow_body": _NO_BODY,
+        "check_connection/malformed_json": "the health check is a SUBACK round trip with the broker: no "
+        "controller message takes part in it",
+        "access_events/malformed_json": "door events arrive as messages of their own, and a malformed one is "
+        "dropped and logged: the poll reads the events received and has no reply to be malformed",
     }
 
     def start(self, env: Env) -> None:
@@ -56,6 +103,18 @@ class MqttGateHarness(AccessHarness):
         # The broker answers; the controller keeps quiet.
         self.controller.set_mode("silent")
         return self.settings()
+
+    def fault_settings(self, env: Env, fault: str, call: str) -> dict[str, Any]:
+        if fault == "silent" and call in ("check_connection", "access_events"):
+            # No command, so no acknowledgement to wait for: the broker itself keeps quiet
+            # (accepts the socket, never sends CONNACK).
+            return self.silent_settings(env)
+        if fault == "malformed_json":
+            self.controller.set_mode("silent")
+            garbler = GarblingController(self.host, self.port, self.prefix, self.gate.id)
+            env.defer(garbler.stop)
+            return self.settings()
+        return super().fault_settings(env, fault, call)
 
     def held_credentials(self, grant: AccessGrant) -> list[str]:
         held = self.controller.passes.get(grant.grant_id)

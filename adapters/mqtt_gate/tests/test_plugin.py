@@ -3,6 +3,7 @@ real broker and a simulated controller: results, idempotency and mapped errors."
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -159,6 +160,18 @@ def test_an_unreachable_broker_is_an_upstream_error(hub, connection, gate, close
         hub.grant_access(down, gate, a_request())
 
     assert not isinstance(caught.value, UpstreamTimeout)
+
+
+def test_a_broker_that_accepts_the_socket_and_never_answers_is_a_timeout(hub, connection, gate) -> None:
+    # Found by the conformance suite's fault injection: it was an UpstreamError.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        settings = {**connection.settings, "port": silent.getsockname()[1]}
+        quiet = replace(connection, settings=settings, timeout_s=0.3)
+
+        with pytest.raises(UpstreamTimeout, match="did not accept the connection in time"):
+            hub.grant_access(quiet, gate, a_request())
+        with pytest.raises(UpstreamTimeout):
+            hub.access_events(quiet, gate, datetime.now(UTC) - timedelta(minutes=5))
 
 
 def test_a_hub_gate_id_that_cannot_be_a_topic_level_is_an_upstream_error(hub, connection, controller) -> None:

@@ -187,6 +187,10 @@ def _read_claims(claims: dict) -> EntryCode:
     times = (claims["iat"], claims["exp"])
     if any(isinstance(t, bool) or not isinstance(t, int | float) for t in times):
         raise EntryCodeError("invalid", "iat and exp must be unix times")
+    try:
+        issued_at, expires_at = (datetime.fromtimestamp(t, UTC) for t in times)
+    except (ValueError, OverflowError, OSError):  # NaN, infinity, or past the years datetime holds
+        raise EntryCodeError("invalid", "iat and exp must be unix times") from None
     masked = [claims.get(name, "") for name in ("masked_name", "masked_phone")]
     if any(not isinstance(m, str) for m in masked):
         raise EntryCodeError("invalid", "masked_name and masked_phone must be strings")
@@ -194,8 +198,8 @@ def _read_claims(claims: dict) -> EntryCode:
         rider_ref=claims["sub"],
         order_refs=tuple(orders),
         community_id=claims["community"],
-        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        issued_at=issued_at,
+        expires_at=expires_at,
         code_id=claims["jti"],
         masked_name=masked[0],
         masked_phone=masked[1],

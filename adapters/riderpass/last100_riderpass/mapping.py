@@ -7,9 +7,9 @@ so the hub can still show the order (and its policy does not count it as in prog
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from hub.core.masking import mask_phones_in
 from hub.core.model import CommunityProfile, Notice, Order, OrderStatus, RiderIdentity, RiderStatus
 from last100_riderpass.entrycodes import EntryCode
 from last100_riderpass.wire import OrderRecord, RiderRecord
@@ -27,15 +27,12 @@ ORDER_STATUSES: dict[str, OrderStatus] = {
 #: The protocol's rider statuses and the hub's.
 RIDER_STATUSES: dict[str, RiderStatus] = {"active": RiderStatus.ACTIVE, "suspended": RiderStatus.SUSPENDED}
 
-_DIGITS = re.compile(r"\d{7,}")
-
 
 def masked_phone(value: str) -> str:
     """The phone as the protocol requires it, masked (``138****5678``). A platform that
-    sends a full number by mistake must not get it stored in the hub."""
-    if "*" in value or not _DIGITS.search(value):
-        return value
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    sends a full number by mistake must not get it stored in the hub, however it wrote
+    it (``+86 138 1234 5678``, ``138-1234-5678``, half masked)."""
+    return mask_phones_in(value)
 
 
 def masked_name(value: str) -> str:

@@ -97,8 +97,11 @@ def verify_request(
         raise RequestSignatureError("key_unknown", f"unknown key id {key_id!r}")
     if not (stamp.isascii() and stamp.isdigit()) or abs(now - int(stamp)) > TOLERANCE_S:
         raise RequestSignatureError("timestamp_out_of_range", "the request timestamp is more than 5 minutes off")
-    expected = sign_request(secret, int(stamp), method, path_and_query, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signature.split()):
+    expected = sign_request(secret, int(stamp), method, path_and_query, body).encode()
+    # Bytes, not text: compare_digest raises TypeError on non-ASCII text, which no
+    # signature is but any header can be.
+    candidates = (candidate.encode("utf-8", "replace") for candidate in signature.split())
+    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
         raise RequestSignatureError("signature_invalid", "the request signature does not match")
     return key_id
 

@@ -143,6 +143,8 @@ class _Platform:
     delay_s: float = 0.0
     delay_mode: str = "headers"
     error_rate: float = 0.0  # share of protocol requests answered 503 (benchmarks)
+    slow_rate: float = 0.0  # share of the other requests answered only after slow_s
+    slow_s: float = 2.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rider_by_ref(self, ref: str) -> SimRider | None:
@@ -217,10 +219,15 @@ def _authenticate() -> Response | None:
     platform = _platform()
     with platform.lock:
         delay, mode, error_rate = platform.delay_s, platform.delay_mode, platform.error_rate
+        slow_rate, slow_s = platform.slow_rate, platform.slow_s
     if delay and mode == "headers":
         time.sleep(delay)
-    if error_rate and random.random() < error_rate:
+    # One draw: error_rate of the requests fail, the next slow_rate of them are slow.
+    draw = random.random()
+    if draw < error_rate:
         return problem(503, "unavailable", "injected error (--error-rate)")
+    if draw < error_rate + slow_rate:
+        time.sleep(slow_s)
     try:
         verify_request(
             {platform.keys.key_id: platform.keys.signing_secret},
@@ -532,6 +539,8 @@ def create_app(
     cache_seconds: int = 300,
     delay_s: float = 0.0,
     error_rate: float = 0.0,
+    slow_rate: float = 0.0,
+    slow_s: float = 2.0,
 ) -> Flask:
     """A simulated RiderPass platform.
 
@@ -544,6 +553,8 @@ def create_app(
     :param delay_s: wait this long before answering every protocol request (as
         ``PUT /_sim/delay`` sets it).
     :param error_rate: answer this share of protocol requests (0 to 1) with ``503``.
+    :param slow_rate: answer this share of the other protocol requests (0 to 1) only
+        after ``slow_s`` seconds more.
     """
     app = Flask(__name__)
     app.extensions[_EXTENSION] = _Platform(
@@ -554,6 +565,8 @@ def create_app(
         orders={o.ref: o for o in orders},
         delay_s=delay_s,
         error_rate=error_rate,
+        slow_rate=slow_rate,
+        slow_s=slow_s,
     )
     app.register_blueprint(api)
     app.register_blueprint(admin)
@@ -622,6 +635,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--push-url", default="", help="the hub's push URL for the connection")
     parser.add_argument("--latency-ms", type=float, default=0, help="wait before answering each protocol request")
     parser.add_argument("--error-rate", type=float, default=0, help="share (0-1) of protocol requests answered 503")
+    parser.add_argument(
+        "--slow-rate", type=float, default=0, help="share (0-1) of the other protocol requests answered late"
+    )
+    parser.add_argument("--slow-ms", type=float, default=2000, help="how late a --slow-rate request is answered")
     parser.add_argument("--riders", type=int, default=0, help="also seed N riders bench-rider-<n> with an order each")
     parser.add_argument("--community", default=COMMUNITY_ID, help="community of the --riders orders")
     parser.add_argument("--cache-seconds", type=int, default=300, help="how long the hub may cache a verification")
@@ -636,6 +653,8 @@ def main(argv: list[str] | None = None) -> None:
         cache_seconds=args.cache_seconds,
         delay_s=args.latency_ms / 1000,
         error_rate=args.error_rate,
+        slow_rate=args.slow_rate,
+        slow_s=args.slow_ms / 1000,
     )
     server = make_server(args.host, args.port, app, threaded=True)
     base_url = f"http://{args.host}:{server.server_port}"

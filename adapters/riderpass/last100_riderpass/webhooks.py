@@ -123,6 +123,10 @@ def verify_signature(secrets: Sequence[bytes], headers: Mapping[str, str], body:
             given = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             continue
+        # The last base64 character of a digest has unused bits that decoding ignores;
+        # only the one spelling the specification's signers produce is a signature.
+        if base64.b64encode(given).decode("ascii") != encoded:
+            continue
         if any(hmac.compare_digest(given, digest) for digest in expected):
             return msg_id
     raise PushVerificationError("no signature matches a push secret")
@@ -148,4 +152,6 @@ def read_push(secrets: Sequence[bytes], headers: Mapping[str, str], body: bytes,
             event = RiderStatusChanged(require_str(data, "rider_ref"), status)
     except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise PushFormatError(f"malformed push: {exc}") from None
+    except RecursionError:  # JSON nested deeper than the parser's stack
+        raise PushFormatError("malformed push: nested too deeply") from None
     return Push(id=msg_id, type=kind, occurred_at=occurred_at, event=event)

@@ -102,7 +102,10 @@ def require_time(data: Mapping[str, Any], key: str) -> datetime:
     if parsed.tzinfo is None:
         # A time without an offset means something different at the hub and the platform.
         raise ValueError(f"{key} must carry a UTC offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00 is before the first year in UTC
+        raise ValueError(f"{key} is out of range") from None
 
 
 def format_time(value: datetime) -> str:

@@ -318,3 +318,22 @@ def test_the_standalone_simulator_prints_settings_that_connect(make_hub) -> None
         process.wait(timeout=10)
 
     assert health.ok, health.message
+
+
+@pytest.mark.parametrize(
+    ("error_rate", "slow_rate", "status", "slept"),
+    [
+        (0.0, 0.0, 401, []),  # an unsigned request, answered at once
+        (1.0, 0.0, 503, []),  # injected failure: before the signature is looked at
+        (0.0, 1.0, 401, [1.5]),  # injected slowness, then the usual answer
+    ],
+)
+def test_injected_errors_and_slowness(monkeypatch, error_rate, slow_rate, status, slept) -> None:
+    from last100_riderpass import simulator as sim
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(sim.time, "sleep", sleeps.append)
+    app = sim.create_app(sim.SimulatorKeys.generate(), error_rate=error_rate, slow_rate=slow_rate, slow_s=1.5)
+    reply = app.test_client().get(f"{sim.BASE_PATH}/v1/ping")
+    assert reply.status_code == status
+    assert sleeps == slept

@@ -2,9 +2,10 @@
 a form to add or change one, generated from its plugin's settings schema. Operators only.
 
 The rules are those of ``last100 connections add``: the settings are validated through
-the plugin's schema and the connection is tested (``hub_check_connection``) before it is
-saved; an operator may save without the test, which the audit log records. Secrets are
-write-only: the form never shows them, and on edit an empty secret keeps the stored one.
+the plugin's schema and the deployment's URL policy (:mod:`hub.core.urlpolicy`), and the
+connection is tested (``hub_check_connection``) before it is saved; an operator may save
+without the test, which the audit log records. Secrets are write-only: the form never
+shows them, and on edit an empty secret keeps the stored one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from flask_babel import gettext as _
 from marshmallow import fields, validate
 from werkzeug.exceptions import NotFound
 
-from hub.core import errors
+from hub.core import errors, urlpolicy
 from hub.core.model import Connection, PluginKind
 from hub.core.plugins import PluginError, secret_fields
 from hub.web.admin import bp
@@ -259,6 +260,10 @@ def _connection_form(record: Any, existing: Connection | None) -> Any:
         except errors.SettingsError as exc:
             setting_problems.update({k: _messages(v) for k, v in exc.errors.items()})
             loaded = {}
+        else:
+            # Where the hub may be sent (schemes, addresses): checked even when saving untested.
+            policy = urlpolicy.UrlPolicy.from_config(rt.config)
+            setting_problems.update(urlpolicy.settings_problems(info.settings_schema, loaded, policy))
     if problems or setting_problems:
         return render_template("admin/connection_form.html", **context), 400
 

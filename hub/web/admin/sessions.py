@@ -6,7 +6,10 @@ session and starts a new one (no session fixation). Failed attempts are audited
 (``console.sign_in_failed``) and counted from the audit log, so the limits hold across
 workers: after :data:`MAX_FAILURES_PER_USER` failures for one username, or
 :data:`MAX_FAILURES_PER_ADDRESS` from one client address, within :data:`FAILURE_WINDOW`,
-sign-in answers 429 until the oldest of them is out of the window. Signing out is a POST.
+sign-in answers 429 until the oldest of them is out of the window. Before any of that,
+``rate_limit_sign_in`` bounds the sign-in POSTs from one client address
+(:mod:`hub.web.limits`), so a flood costs no password hashing and at most one audit
+record a window. Signing out is a POST.
 """
 
 from __future__ import annotations
@@ -71,6 +74,22 @@ def _throttled(who: str, address: str, wait: timedelta, template: str, **context
     )
     page = render_template(template, error=message, **context)
     return page, 429, {"Retry-After": str(math.ceil(wait.total_seconds()))}
+
+
+def rate_limited(seconds: int) -> tuple[str, int]:
+    """The sign-in page (or the code step) again, when the client address sent more
+    sign-ins than ``rate_limit_sign_in`` allows (:mod:`hub.web.limits` adds Retry-After).
+    The view does not run: no password is checked, no failure recorded."""
+    message = _(
+        "Too many sign-in attempts from your network. Wait %(seconds)s seconds, then try again.", seconds=seconds
+    )
+    if request.endpoint == "admin.login_code":
+        return render_template("admin/login_code.html", error=message), 429
+    context = {
+        "next": safe_next(request.values.get("next")),
+        "username": request.form.get("username", "").strip()[:MAX_USERNAME],
+    }
+    return render_template("admin/login.html", error=message, **context), 429
 
 
 def _start_session(record: LoginRecord, next_url: str | None, data: dict[str, Any] | None = None) -> Response:
