@@ -61,9 +61,11 @@ class _State:
     def config(self, **overrides: Any) -> Config:
         return load_config(self.instance, self.config_file, **overrides)
 
-    def runtime(self) -> Runtime:
+    def runtime(self, **overrides: Any) -> Runtime:
+        """The runtime of the configuration (with ``overrides``, e.g. from options, on
+        the first call)."""
         if self._runtime is None:
-            self._runtime = build_runtime(self.config())
+            self._runtime = build_runtime(self.config(**overrides))
             # This process calls the deployment's connections (tests, jobs, the server).
             urlpolicy.install(urlpolicy.UrlPolicy.from_config(self._runtime.config))
         return self._runtime
@@ -1103,8 +1105,9 @@ def serve(state: _State, **options: int | str | None) -> None:
     from hub.web.server import ServerError
     from hub.web.server import serve as run
 
-    config = state.config(**{name: value for name, value in options.items() if value is not None})
-    rt = state.runtime()
+    overrides = {name: value for name, value in options.items() if value is not None}
+    rt = state.runtime(**overrides)
+    config = rt.config
     if rt.store.current_revision() is None:
         raise click.ClickException("the database is not migrated: run 'last100 db upgrade'")
     if config.workers == 1:

@@ -86,7 +86,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
         store,
         clock,
         presence=presence,
-        max_workers=config.upstream_workers,
+        max_workers=config.upstream_workers or max(32, 4 * config.threads),
         max_per_connection=config.upstream_per_connection or None,
     )
     return Runtime(config, clock, store, hub, engine)

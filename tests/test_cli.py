@@ -213,6 +213,20 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("LAST100_")}
 
 
+def test_serve_options_size_the_served_runtime(ready, monkeypatch):
+    """--threads reaches the runtime that serves, not only the server: the entry path's
+    upstream pool is four threads per web thread."""
+    from hub.web import server
+
+    served = {}
+    monkeypatch.setattr(server, "serve", lambda config, make_app, announce: served.update(app=make_app()))
+    assert ready("serve", "--threads", "16").exit_code == 0
+    runtime = served["app"].extensions["last100"]
+    assert runtime.config.threads == 16
+    assert runtime.engine._pool._max_workers == 64
+    assert runtime.engine._bulkheads.limit == 32
+
+
 def test_serve_answers_on_localhost(tmp_path, clean_env):
     last100 = [sys.executable, "-m", "hub.cli", "--instance", str(tmp_path / "instance")]
     subprocess.run([*last100, "init"], check=True, env=clean_env, capture_output=True)

@@ -53,10 +53,12 @@ class Config:
     threads: int = 8
     #: Reverse proxies in front of the hub whose X-Forwarded-* headers are trusted.
     trusted_proxies: int = 0
-    #: Worker threads for concurrent upstream calls on the entry path.
-    upstream_workers: int = 32
+    #: Threads for concurrent upstream calls on the entry path, per process. 0: four
+    #: per web thread, at least 32 (each entry asks identity and orders at once).
+    upstream_workers: int = 0
     #: Of those, how many one connection may use at a time (its bulkhead): a slow
-    #: upstream then cannot hold the threads the others need. 0: half of upstream_workers.
+    #: upstream then cannot hold the threads the others need. 0: half of them, which
+    #: is two per web thread: one busy platform never meets its own limit.
     upstream_per_connection: int = 0
     breaker_failures: int = 5
     breaker_reset_s: int = 30

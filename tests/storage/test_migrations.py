@@ -26,6 +26,15 @@ def test_upgrade_from_an_empty_database_reaches_head(make_store, keys):
     assert store.current_revision() == head_revision() == "0008"
 
 
+def test_reading_the_revision_often_keeps_the_statement_cache_as_it_is(store):
+    """A health check reads it every few seconds: no new cached statement per read."""
+    store.current_revision()
+    cached = len(store._engine._compiled_cache)
+    for _ in range(50):
+        assert store.current_revision() == head_revision()
+    assert len(store._engine._compiled_cache) == cached
+
+
 def test_migrated_schema_matches_the_models(store):
     with store.transaction() as session:
         context = MigrationContext.configure(session.connection(), opts={"compare_type": True})

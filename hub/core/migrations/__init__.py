@@ -17,9 +17,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from hub.core.db import SQLITE_BEGIN
 from hub.core.errors import HubError
@@ -59,9 +58,19 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at; ``None`` when it was never migrated."""
+    """The revision the database is at; ``None`` when it was never migrated.
+
+    Cheap enough for every health check: one statement built once (an Alembic context
+    per call would put a new copy of its query into the engine's statement cache each
+    time, pushing the hub's own statements out)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        return connection.execute(_CURRENT_REVISION).scalar()
+
+
+VERSION_TABLE = "alembic_version"
+_CURRENT_REVISION = text(f"SELECT version_num FROM {VERSION_TABLE}")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
