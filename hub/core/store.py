@@ -395,16 +395,17 @@ class Store:
         return gate
 
     def get_gate(self, gate_id: str) -> Gate:
-        query = select(GateRow).where(GateRow.id == gate_id)
-        return self._catalog.get("gate", gate_id, lambda: self._load_gate(query, f"gate {gate_id!r} not found"))
+        return self._catalog.get("gate", gate_id, lambda: self._load_gate(GateRow.id, gate_id, "gate {!r} not found"))
 
     def gate_by_code(self, code: str) -> Gate:
-        query = select(GateRow).where(GateRow.code == code)
-        return self._catalog.get("gate_code", code, lambda: self._load_gate(query, f"no gate has code {code!r}"))
+        return self._catalog.get(
+            "gate_code", code, lambda: self._load_gate(GateRow.code, code, "no gate has code {!r}")
+        )
 
-    def _load_gate(self, query: Select[Any], missing: str) -> Gate:
+    def _load_gate(self, column: Any, value: str, missing: str) -> Gate:
+        # The query is built only on a cache miss: a hit costs a dictionary lookup.
         with self._reading() as s:
-            return rows.gate_model(_one(s, query, missing))
+            return rows.gate_model(_one(s, select(GateRow).where(column == value), missing.format(value)))
 
     def list_gates(self, community_id: str | None = None) -> list[Gate]:
         query = select(GateRow).order_by(GateRow.community_id, GateRow.id)
@@ -461,16 +462,16 @@ class Store:
 
     def connections_for_community(self, community_id: str) -> list[Connection]:
         """The connections linked to a community (empty for an unknown community)."""
+        load = functools.partial(self._load_community_connections, community_id)
+        return list(self._catalog.get("community_connections", community_id, load))
+
+    def _load_community_connections(self, community_id: str) -> tuple[Connection, ...]:
         query = (
             select(ConnectionRow)
             .join(CommunityConnectionRow, CommunityConnectionRow.connection_id == ConnectionRow.id)
             .where(CommunityConnectionRow.community_id == community_id)
             .order_by(ConnectionRow.id)
         )
-        load = functools.partial(self._load_connections, query)
-        return list(self._catalog.get("community_connections", community_id, load))
-
-    def _load_connections(self, query: Select[Any]) -> tuple[Connection, ...]:
         with self._reading() as s:
             return tuple(self._connection_model(row) for row in s.scalars(query))
 
