@@ -235,17 +235,9 @@ def _rider_page_refused(scope: str, seconds: int) -> Any:
     else:
         message = _("You have tried too many times. Wait %(seconds)s seconds, then try again.", seconds=seconds)
     try:
-        place = rider._resolve((request.view_args or {}).get("signed", ""))
+        return rider.show_sent_form_again(message, 429)
     except NotFound:
         return render_template("rider/not_found.html"), 404
-    sent = request.form
-    form = rider._Form(
-        connection_id=sent.get("connection", "").strip(),
-        kind=sent.get("kind", "typed_code"),
-        code=sent.get("code", "").strip(),
-        presence=rider._presence(sent.get("p")),
-    )
-    return rider._show_form(place, form, message, 429)
 
 
 def _refused(exc: RateLimitExceeded) -> Response:

@@ -217,6 +217,27 @@ def _show_form(place: _Place, form: _Form, error: str = "", status: int = 200) -
     return page, status
 
 
+def _sent_form() -> _Form:
+    """The form as the rider sent it."""
+    sent = request.form
+    return _Form(
+        connection_id=sent.get("connection", "").strip(),
+        kind=sent.get("kind", CredentialKind.TYPED_CODE.value),
+        code=sent.get("code", "").strip(),
+        presence=_presence(sent.get("p")),
+    )
+
+
+def show_sent_form_again(message: str, status: int) -> tuple[str, int]:
+    """The gate's form as the rider sent it, with ``message`` above it (e.g. a rate
+    limit's refusal, see :mod:`hub.web.limits`).
+
+    :raises NotFound: the page's gate code is forged or unknown.
+    """
+    place = _resolve((request.view_args or {}).get("signed", ""))
+    return _show_form(place, _sent_form(), message, status)
+
+
 @bp.get("/<signed>")
 def gate_page(signed: str) -> tuple[str, int]:
     place = _resolve(signed)
@@ -227,12 +248,7 @@ def gate_page(signed: str) -> tuple[str, int]:
 def submit(signed: str) -> Any:
     place = _resolve(signed)
     sent = request.form
-    form = _Form(
-        connection_id=sent.get("connection", "").strip(),
-        kind=sent.get("kind", CredentialKind.TYPED_CODE.value),
-        code=sent.get("code", "").strip(),
-        presence=_presence(sent.get("p")),
-    )
+    form = _sent_form()
     try:
         nonce = _tokens(place.rt).check(sent.get("csrf", ""), place.gate.id)
     except FormExpired:
