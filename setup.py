@@ -12,7 +12,8 @@ TEST_REQUIRES = [
     "zxing-cpp>=2.2",
     "ruff>=0.5",  # the scaffolder's test checks the generated code is ruff-clean
     "hypothesis>=6.100",  # property-based and fuzz tests of signing, codes, pushes, policy
-    "redis>=5",  # rate limits kept in Redis are tested against the real server
+    "redis>=5",  # rate limits and shared state kept in Redis are tested against the real server
+    "celery[redis]>=5.4",  # syncs on Celery workers, tested with real Redis and RabbitMQ brokers
 ]
 
 #: The entry benchmark (benchmarks/): the naive baseline's server, the hub's CPU and
@@ -71,10 +72,13 @@ setup(
         "apispec[marshmallow]>=6.6",
         "PyYAML>=6",  # plugins' quality.yaml (python -m hub.quality)
         "Flask-Limiter>=3.8",  # entry, API key and sign-in rate limits
+        "prometheus-client>=0.20",  # GET /metrics (hub/core/metrics.py)
+        "python-json-logger>=3",  # log_format = "json" (hub/core/logs.py)
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
-        "redis": ["redis>=5"],  # rate limits shared by several web processes
+        "redis": ["redis>=5"],  # rate limits and shared state (cache, breakers, used codes) in Redis
+        "celery": ["celery[redis]>=5.4"],  # last100 worker: syncs on Celery workers (Redis or RabbitMQ)
         "server": ["gunicorn>=23"],  # last100 serve --workers N (Unix)
         "bench": BENCH_REQUIRES,
         "test": TEST_REQUIRES,

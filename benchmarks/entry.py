@@ -265,7 +265,9 @@ class Bench:
         for proc in started:
             threading.Thread(target=proc.stdout.read, daemon=True).start()
 
-    def start_hub(self) -> None:
+    def prepare_instance(self) -> list[str]:
+        """Create, configure and seed the hub's instance; returns the command line that
+        runs ``last100`` on it (``[*cli, "serve", ...]``)."""
         instance = self.workdir / "instance"
         cli = [self.py, "-m", "hub.cli", "--instance", str(instance)]
         init = [*cli, "init"]
@@ -275,7 +277,14 @@ class Bench:
         # One gate and a few riders take far more entries than a real gate: no rate limits.
         with (instance / "last100.toml").open("a", encoding="utf-8") as config:
             config.write('rate_limit_per_gate = ""\nrate_limit_per_rider = ""\nrate_limit_per_api_key = ""\n')
+            if self.args.shared_state:
+                config.write(f'shared_state_url = "{self.args.shared_state}"\n')
+                config.write(f'shared_state_key_prefix = "bench-{os.getpid()}"\n')
         self.seed(instance)
+        return cli
+
+    def start_hub(self) -> None:
+        cli = self.prepare_instance()
         serve = [*cli, "serve", "--port", str(self.hub_port)]
         serve += ["--workers", str(self.args.workers), "--threads", str(self.args.threads)]
         hub = self.procs.start("hub", serve)
@@ -633,6 +642,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--threads", type=int, default=8, help="threads per server process, the hub's and the baseline's"
+    )
+    parser.add_argument(
+        "--shared-state",
+        default="",
+        help="the hub's shared_state_url, e.g. redis://127.0.0.1:6379/0 (default: each process keeps its own)",
     )
     parser.add_argument(
         "--fault-concurrency", type=int, default=8, help="scenario faults: clients of each platform at once"

@@ -812,31 +812,55 @@ def _lock_message(holder: Any) -> str:
 
 @main.group()
 def jobs() -> None:
-    """Scheduled jobs (run by 'last100 scheduler')."""
+    """Scheduled jobs (run by 'last100 scheduler', or by 'last100 worker' processes
+    with Celery)."""
 
 
 def _last_run(run: Any) -> str:
     if run is None:
         return "never run"
     outcome = f"{_utc(run['started_at'])}, "
+    parts = run.get("parts") or []
+    spread = f" in {len(parts)} partition(s)" if len(parts) > 1 or run.get("partition") else ""
     if run["ended_at"] is None:
-        return outcome + "running"
-    outcome += f"{run['items']} item(s)"
+        done = sum(1 for p in parts if p["ended_at"] is not None)
+        return outcome + (f"running ({done} of {len(parts)} partition(s) done)" if len(parts) > 1 else "running")
+    outcome += f"{run['items']} item(s){spread}"
     if run["errors"]:
         outcome += f", {run['errors']} error(s)"
     return outcome + (f", FAILED: {run['error']}" if run["error"] else "")
 
 
+def _when(moment: Any) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _run_json(run: Any) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {
+    document = {
         "started_at": run["started_at"].isoformat(),
-        "ended_at": run["ended_at"].isoformat() if run["ended_at"] else None,
+        "ended_at": _when(run["ended_at"]),
         "items": run["items"],
         "errors": run["errors"],
         "error": run["error"],
     }
+    if run.get("tick") is not None:  # a run on Celery workers
+        document["tick"] = run["tick"].isoformat()
+        document["parts"] = [
+            {
+                "partition": part["partition"],
+                "task_key": part["task_key"],
+                "attempts": part["attempts"],
+                "started_at": part["started_at"].isoformat(),
+                "ended_at": _when(part["ended_at"]),
+                "items": part["items"],
+                "errors": part["errors"],
+                "error": part["error"],
+            }
+            for part in run.get("parts", [])
+        ]
+    return document
 
 
 @jobs.command("list")
@@ -920,12 +944,52 @@ class _Progress:
             self._bar = None
 
 
+@jobs.command("runs")
+@click.argument("job_id")
+@click.option("--limit", type=click.IntRange(1, 500), default=10, show_default=True, help="Runs shown.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def jobs_runs(state: _State, job_id: str, limit: int, as_json: bool) -> None:
+    """A job's latest runs, newest first. A run on Celery workers is shown with each
+    partition's task under it: its partition, how many workers claimed it, its items
+    and its error."""
+    rt = state.runtime()
+    runs = rt.store.job_runs(job_id, limit)
+    if as_json:
+        click.echo(json.dumps({"job": job_id, "runs": [_run_json(run) for run in runs]}, indent=2, ensure_ascii=False))
+        return
+    if not runs:
+        click.echo(f"No runs of {job_id} recorded")
+        return
+    rows = []
+    for run in runs:
+        ended = _utc(run["ended_at"]) if run["ended_at"] else "running"
+        scheduled = f"scheduled {_utc(run['tick'])}" if run.get("tick") else "in one process"
+        rows.append(
+            [_utc(run["started_at"]), ended, str(run["items"]), str(run["errors"]), scheduled, run["error"] or ""]
+        )
+        for part in run.get("parts", []):
+            attempts = f", {part['attempts']} attempts" if part["attempts"] > 1 else ""
+            rows.append(
+                [
+                    f"  {_utc(part['started_at'])}",
+                    _utc(part["ended_at"]) if part["ended_at"] else "running",
+                    str(part["items"]),
+                    str(part["errors"]),
+                    f"  {part['partition'] or 'whole job'}{attempts}",
+                    part["error"] or "",
+                ]
+            )
+    _table(["STARTED (UTC)", "ENDED (UTC)", "ITEMS", "FAILED", "RUN / PARTITION", "ERROR"], rows)
+
+
 @jobs.command("run")
 @click.argument("job_id")
 @pass_state
 def jobs_run(state: _State, job_id: str) -> None:
-    """Run one job now, showing its progress on stderr; the exit status is 1 when it
-    fails. The run is recorded like a scheduled one."""
+    """Run one job now, whole, in this process, showing its progress on stderr; the
+    exit status is 1 when it fails. The run is recorded like a scheduled one. It runs
+    here even when the scheduler sends the jobs to Celery workers."""
     from hub.core.scheduler import run_job
 
     rt = state.runtime()
@@ -1016,12 +1080,16 @@ def _stop_on_signals(stop: Any) -> Any:
             signal.signal(sig, handler)
 
 
-def _log_to_stderr() -> None:
+def _log_to_stderr(level: str = "INFO") -> None:
+    """Log from ``level`` up on stderr, in the configuration's ``log_format`` (text or
+    JSON lines, each with its request id; see hub/core/logs.py)."""
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for quiet in ("apscheduler", "alembic"):  # the hub logs each run itself
-        logging.getLogger(quiet).setLevel(logging.WARNING)
+    from hub.core.logs import configure_logging
+
+    context = click.get_current_context(silent=True)
+    state = context.find_object(_State) if context is not None else None
+    configure_logging(state.config().log_format if state is not None else "text", getattr(logging, level))
 
 
 @main.command()
@@ -1044,15 +1112,21 @@ def scheduler(state: _State, no_wait: bool, retry_s: float) -> None:
 
     Only one scheduler runs per database: it holds a lock in the database (an advisory
     lock on PostgreSQL, a lease row on SQLite), and a second one stands by until the
-    first stops. Each run is logged on stderr and recorded."""
+    first stops. Each run is logged on stderr and recorded.
+
+    With celery_broker_url configured the scheduler runs no job itself: at each
+    scheduled time it sends the job's tasks, one per connection, to the broker for
+    'last100 worker' processes to run."""
     import threading
 
     from hub.core.scheduler import LockedScheduler, wait_for_lock
+    from hub.core.tasks import Enqueuer, broker_display, celery_enabled
 
     _log_to_stderr()
     rt = state.runtime()
     if rt.store.current_revision() is None:
         raise click.ClickException("the database is not migrated: run 'last100 db upgrade'")
+    enqueuer = Enqueuer(rt.config) if celery_enabled(rt.config) else None
     specs = rt.hub.jobs()
     lock = rt.store.scheduler_lock()
     if no_wait and not lock.try_acquire():
@@ -1066,23 +1140,88 @@ def scheduler(state: _State, no_wait: bool, retry_s: float) -> None:
         if not wait_for_lock(lock, stop, retry_s=retry_s, standing_by=standing_by):
             click.echo("Stopped while standing by")
             return
-        service = LockedScheduler(specs, _job_context(rt), lock, on_lost=stop.set)
+        service = LockedScheduler(specs, _job_context(rt), lock, on_lost=stop.set, enqueuer=enqueuer)
         service.start()
         try:
             click.echo(
                 f"Holding the scheduler lock of {rt.store.url} as {lock.holder_name}; "
                 f"scheduling {len(specs)} job(s): {', '.join(sorted(s.id for s in specs))} (Ctrl+C to stop)"
             )
+            if enqueuer is not None:
+                click.echo(
+                    f"Celery: enqueueing each run's tasks on {broker_display(rt.config.celery_broker_url)}, queue "
+                    f"{rt.config.celery_queue}; 'last100 worker' processes run them (none run in this process)"
+                )
             while not stop.wait(1.0):
                 pass
         finally:
             service.stop()  # lets running jobs end, then releases the lock
+            if enqueuer is not None:
+                enqueuer.close()
     if service.lost.is_set():
         raise click.ClickException(
             "lost the scheduler lock (the database was unreachable, or another scheduler took over): "
             "stopped running jobs"
         )
     click.echo("Scheduler stopped; lock released")
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 512),
+    help="Worker processes, each running one task at a time (default: the number of CPUs).",
+)
+@click.option("--queues", help="Comma-separated queues to read (default: celery_queue from config).")
+@pass_state
+def worker(state: _State, concurrency: int | None, queues: str | None) -> None:
+    """Run a Celery worker that runs the job tasks 'last100 scheduler' sends, until
+    SIGTERM or Ctrl+C (a warm shutdown: running tasks finish first).
+
+    Needs celery_broker_url (Redis or RabbitMQ) and the configuration of the scheduler
+    and web processes. Workers keep nothing between tasks: run as many as needed, on
+    any machines. Each task runs at most once at a time (see docs/jobs.md)."""
+    import os
+    import socket
+
+    from hub.core.tasks import broker_display, celery_enabled, configure_worker, make_celery
+
+    config = state.config()
+    if not celery_enabled(config):
+        raise click.ClickException(
+            "celery_broker_url is not configured: workers need a broker (redis://… or amqp://…); "
+            "without one, 'last100 scheduler' runs the jobs in its own process"
+        )
+    app = make_celery(config)  # the celery package missing: a clear error (pip install 'last100-hub[celery]')
+    _log_to_stderr()
+    rt = state.runtime()
+    if rt.store.current_revision() is None:
+        raise click.ClickException("the database is not migrated: run 'last100 db upgrade'")
+    specs = rt.hub.jobs()
+    read = [q.strip() for q in (queues or config.celery_queue).split(",") if q.strip()]
+    if not read:
+        raise click.BadParameter("name at least one queue", param_hint="--queues")
+    processes = concurrency or os.cpu_count() or 1
+    # Each worker process builds its own runtime on its first task: none uses this one's
+    # database connections.
+    configure_worker(rt.config, build_runtime)
+    rt.store.dispose()
+    click.echo(
+        f"Worker for {rt.store.url}: reading {', '.join(read)} on {broker_display(config.celery_broker_url)} "
+        f"with {processes} process(es); jobs: {', '.join(sorted(s.id for s in specs))} (Ctrl+C to stop)"
+    )
+    runner = app.Worker(
+        hostname=f"last100-{os.getpid()}@{socket.gethostname()}",
+        concurrency=processes,
+        queues=read,
+        pool="prefork",  # enforces the hard time limit the claim rules rely on
+        loglevel="INFO",
+        quiet=True,
+    )
+    runner.start()
+    if runner.exitcode:
+        raise SystemExit(runner.exitcode)
+    click.echo("Worker stopped")
 
 
 # -- serving -------------------------------------------------------------------------------
@@ -1106,6 +1245,7 @@ def serve(state: _State, **options: int | str | None) -> None:
     from hub.web.server import serve as run
 
     overrides = {name: value for name, value in options.items() if value is not None}
+    _log_to_stderr()
     rt = state.runtime(**overrides)
     config = rt.config
     if rt.store.current_revision() is None:
@@ -1152,6 +1292,7 @@ def demo(ctx: click.Context, port: int) -> None:
     if write_instance_config(config, plugins=[DEMO_PLUGINS]):
         click.echo(f"Created demo instance in {Path(config.instance_path).resolve()}")
     config = state.config().require_secrets()
+    _log_to_stderr("WARNING")  # the demo's own output is its guide; warnings and errors still show
     if DEMO_PLUGINS not in config.plugins:
         raise click.ClickException(f"{config.config_file} is not a demo instance (it does not load {DEMO_PLUGINS})")
     _migrate(config)

@@ -1,7 +1,10 @@
-"""Assembles one running hub from its configuration: storage, plugins, entry engine.
+"""Assembles one running hub from its configuration: storage, shared state, plugins,
+entry engine.
 
 The web app, the CLI and the scheduler all start from :func:`build_runtime`, so they load
-the same plugins the same way.
+the same plugins the same way. The shared state (:mod:`hub.core.shared`: in the process,
+or in Redis when ``shared_state_url`` is set) is made once per runtime and handed to the
+verification cache, the circuit breakers and the engine's single-use claims.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from hub.core.engine import EntryEngine
 from hub.core.errors import PluginError
 from hub.core.plugins import Hub
 from hub.core.reconcile import ReconcileSettings
+from hub.core.shared import SharedState, open_shared_state
 from hub.core.store import Store
 from hub.core.tokens import GateCodes, PresenceCodes
 from hub.plugins import builtin_plugins
@@ -28,6 +32,8 @@ class Runtime:
     store: Store
     hub: Hub
     engine: EntryEngine
+    #: Where the cache, the circuits and used codes live (see hub.core.shared).
+    shared: SharedState = field(default_factory=SharedState)
     gate_codes: GateCodes = field(init=False)
 
     def __post_init__(self) -> None:
@@ -36,6 +42,7 @@ class Runtime:
     def close(self) -> None:
         self.engine.close()
         self.store.dispose()
+        self.shared.close()
 
 
 def configured_plugins(paths: Iterable[str]) -> list[tuple[object, str]]:
@@ -55,19 +62,38 @@ def configured_plugins(paths: Iterable[str]) -> list[tuple[object, str]]:
     return plugins
 
 
-def build_hub(config: Config, clock: Clock) -> Hub:
+def build_shared_state(config: Config, clock: Clock) -> SharedState:
+    """The shared state ``shared_state_url`` names, its Redis connection pool sized for
+    every thread of the process that may use it at once (web and upstream threads).
+
+    :raises ConfigError: a URL that is not Redis, or the redis package missing.
+    """
+    threads = config.threads + (config.upstream_workers or max(32, 4 * config.threads))
+    return open_shared_state(
+        config.shared_state_url, config.shared_state_key_prefix, max_connections=threads + 4, clock=clock
+    )
+
+
+def build_hub(config: Config, clock: Clock, shared: SharedState | None = None) -> Hub:
     """The plugin manager with the built-ins, the configured plugins and every
-    installed plugin of the ``last100`` entry-point group that is not disabled."""
+    installed plugin of the ``last100`` entry-point group that is not disabled.
+
+    ``shared``: where the built-ins keep their state; by default the one the
+    configuration names."""
     hub = Hub(trace=config.trace_plugins)
     try:
         reconcile = ReconcileSettings(config.reconcile_limit, config.reconcile_workers, config.reconcile_batch_size)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if config.verification_cache_size < 1:
+        raise ConfigError(f"verification_cache_size must be 1 or more, not {config.verification_cache_size}")
     builtins = builtin_plugins(
         clock,
         failure_threshold=config.breaker_failures,
         reset_after_s=config.breaker_reset_s,
         reconcile=reconcile,
+        cache_size=config.verification_cache_size,
+        shared=shared if shared is not None else build_shared_state(config, clock),
     )
     hub.load(builtins, disabled=config.disable_plugins, configured=configured_plugins(config.plugins))
     return hub
@@ -76,10 +102,11 @@ def build_hub(config: Config, clock: Clock) -> Hub:
 def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
     config.require_secrets()
     clock = clock or Clock()
+    shared = build_shared_state(config, clock)  # first: a wrong URL stops the hub before it connects
     store = Store(
         config.effective_database_url, config.secret_keys, clock=clock, catalog_cache_s=config.catalog_cache_s
     )
-    hub = build_hub(config, clock)
+    hub = build_hub(config, clock, shared)
     presence = PresenceCodes(config.effective_gate_key)
     engine = EntryEngine(
         hub,
@@ -88,5 +115,6 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
         presence=presence,
         max_workers=config.upstream_workers or max(32, 4 * config.threads),
         max_per_connection=config.upstream_per_connection or None,
+        shared=shared,
     )
-    return Runtime(config, clock, store, hub, engine)
+    return Runtime(config, clock, store, hub, engine, shared)

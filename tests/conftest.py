@@ -78,3 +78,90 @@ def artifacts(request, tmp_path) -> Path:
     folder = base / re.sub(r"[^\w.-]+", "_", request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# -- Redis (rate limits, shared state) ------------------------------------------------------
+# Tests that need Redis run against the real server (LAST100_TEST_REDIS_URL, default the
+# local one), each under a key prefix of its own, and skip, saying why, when it cannot be
+# reached, unless LAST100_REQUIRE_REDIS=1 (set in CI), which makes that a failure.
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("LAST100_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        message = f"Redis not reachable at {url}: {exc}"
+        if os.environ.get("LAST100_REQUIRE_REDIS") == "1":
+            pytest.fail(f"{message} (LAST100_REQUIRE_REDIS=1)")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def redis_state(redis_url):
+    """``redis_state(clock=None)``: a ``RedisSharedState`` on the test Redis, under a key
+    prefix of this test's own (``redis_state.prefix``); several calls share the prefix, as
+    several processes of one deployment do. The prefix's keys are deleted afterwards."""
+    import uuid
+
+    import redis
+
+    from hub.core.shared import RedisSharedState
+
+    made: list[RedisSharedState] = []
+    prefix = f"test-{uuid.uuid4().hex}"
+
+    def make(clock=None) -> RedisSharedState:
+        state = RedisSharedState.from_url(redis_url, prefix, clock=clock)
+        made.append(state)
+        return state
+
+    make.prefix = prefix
+    yield make
+    for state in made:
+        state.close()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(params=["process", "redis"])
+def shared_state(request):
+    """The hub's shared state, once kept in the process and once in Redis (see
+    ``redis_state``), for tests that must hold for both backends."""
+    from hub.core.shared import SharedState
+
+    if request.param == "process":
+        return SharedState()
+    return request.getfixturevalue("redis_state")()
+
+
+# -- RabbitMQ (Celery workers) ------------------------------------------------------------------
+# Tests that need RabbitMQ run against the real server (LAST100_TEST_RABBITMQ_URL, default
+# the local one, guest/guest), each on queues of its own, and skip, saying why, when it
+# cannot be reached, unless LAST100_REQUIRE_RABBITMQ=1 (set in CI), which makes that a
+# failure.
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    url = os.environ.get("LAST100_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    try:
+        from kombu import Connection
+
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        message = f"RabbitMQ not reachable at {url}: {exc}"
+        if os.environ.get("LAST100_REQUIRE_RABBITMQ") == "1":
+            pytest.fail(f"{message} (LAST100_REQUIRE_RABBITMQ=1)")
+        pytest.skip(message)
+    return url

@@ -262,6 +262,27 @@ def test_serve_with_several_workers_runs_gunicorn_processes(tmp_path, clean_env)
     assert proc.returncode == 0, output
 
 
+def test_several_workers_are_replaced_after_their_requests_and_none_is_lost(tmp_path, clean_env):
+    last100 = [sys.executable, "-m", "hub.cli", "--instance", str(tmp_path / "instance")]
+    subprocess.run([*last100, "init"], check=True, env=clean_env, capture_output=True)
+    port = _free_port()
+    env = {**clean_env, "LAST100_WORKER_MAX_REQUESTS": "20"}
+    proc = _start([*last100, "serve", "--port", str(port), "--workers", "2", "--threads", "2"], env)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        master = psutil.Process(proc.pid)
+        seen = {child.pid for child in master.children()}
+        session = requests.Session()
+        for _ in range(150):  # 2 workers × at most 22 requests each: several replacements
+            assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+            seen |= {child.pid for child in master.children()}
+    finally:
+        output = _stop(proc)
+    assert len(seen) > 2, "no worker was replaced"
+    assert "Autorestarting worker after current request" in output
+    assert proc.returncode == 0, output
+
+
 def test_serve_refuses_zero_workers_from_the_configuration(tmp_path, clean_env):
     instance = tmp_path / "instance"
     last100 = [sys.executable, "-m", "hub.cli", "--instance", str(instance)]

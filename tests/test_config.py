@@ -76,3 +76,22 @@ def test_production_example_is_valid_configuration(tmp_path):
     example = Path(__file__).resolve().parents[1] / "config" / "production.example.toml"
     config = load_config(tmp_path, config_file=example, env={})
     assert config.database_url.startswith("postgresql+psycopg://")
+    # The scale-out layout of docs/deployment.md: nothing shared lives in one process.
+    assert config.workers > 1 and config.worker_max_requests > 0
+    assert config.shared_state_url.startswith("redis://")
+    assert config.rate_limit_storage_url.startswith("redis://")
+    assert config.celery_broker_url.startswith(("redis://", "amqp://"))
+    assert config.log_format == "json" and config.metrics_token
+
+
+def test_the_verification_cache_holds_as_many_riders_as_configured(tmp_path):
+    from hub.core.clock import Clock
+    from hub.plugins import VerificationCache, find_builtin
+    from hub.runtime import build_hub
+
+    config = load_config(tmp_path, env={}, verification_cache_size=2)
+    cache = find_builtin(build_hub(config, Clock()).pm.get_plugins(), VerificationCache)
+    assert cache.maxsize == 2
+
+    with pytest.raises(ConfigError, match="verification_cache_size must be 1 or more"):
+        build_hub(load_config(tmp_path, env={}, verification_cache_size=0), Clock())

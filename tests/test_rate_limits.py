@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import time
 import uuid
@@ -32,7 +31,6 @@ from tests.console_world import PASSWORD, csrf_of
 from tests.engine_fakes import World, build_world
 from tests.rider_world import form_token
 
-REDIS_URL = os.environ.get("LAST100_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: Every limit off unless a test turns it on.
 OFF = {"rate_limit_per_gate": "", "rate_limit_per_rider": "", "rate_limit_per_api_key": "", "rate_limit_sign_in": ""}
 
@@ -285,21 +283,7 @@ def test_sign_in_is_limited_per_client_address(cw, tmp_path):
     assert (actor, subject, data["address"]) == ("anonymous", SIGN_IN_PER_ADDRESS, "10.1.2.3")
 
 
-# -- Redis --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        message = f"Redis not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("LAST100_REQUIRE_REDIS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return REDIS_URL
+# -- Redis (the redis_url fixture is in tests/conftest.py) ---------------------------------
 
 
 def test_two_web_processes_share_their_counts_in_redis(world, tmp_path, redis_url):

@@ -34,11 +34,9 @@ def test_the_job_runs_with_the_settings_it_was_given(monkeypatch):
     [jobs] = [p for p in builtin_plugins(reconcile=settings) if isinstance(p, BuiltinJobs)]
     [spec] = [s for s in jobs.hub_jobs() if s.id == "orders.reconcile"]
 
-    class Context:
-        hub = store = None
-        progress = staticmethod(lambda done, total, note: None)
+    from hub.core.jobs import JobContext
 
-    outcome = spec.func(Context())
+    outcome = spec.func(JobContext(hub=None, store=None, clock=None))
 
     assert (seen["limit"], seen["workers"], seen["batch_size"]) == (100_000, 128, 500)
     assert outcome.items == 3

@@ -16,6 +16,11 @@ class Clock:
     def monotonic(self) -> float:
         return time.monotonic()
 
+    def timestamp(self) -> float:
+        """Wall time in seconds since the epoch: for times several processes compare
+        (monotonic counters are each process's own), e.g. circuits kept in Redis."""
+        return self.now().timestamp()
+
 
 class ManualClock(Clock):
     """A clock that moves only when told to (``advance``); for tests and simulations."""

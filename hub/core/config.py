@@ -41,6 +41,12 @@ class Config:
     #: that are not packaged with an entry point); a factory returns one plugin or a list.
     plugins: tuple[str, ...] = ()
     trace_plugins: bool = False
+    #: Log lines on stderr: ``text`` (readable) or ``json`` (one object per line, for a
+    #: log collector); both carry the request id (see hub/core/logs.py).
+    log_format: str = "text"
+    #: ``/metrics`` (Prometheus) needs ``Authorization: Bearer <metrics_token>``; empty:
+    #: open to whoever reaches the hub.
+    metrics_token: str = field(default="", repr=False)
     host: str = "127.0.0.1"
     port: int = 8100
     #: Where riders' phones reach the hub: the start of the rider-page URLs printed in
@@ -51,6 +57,11 @@ class Config:
     workers: int = 1
     #: Threads per web server process.
     threads: int = 8
+    #: With several workers, each is replaced by a fresh one after about this many
+    #: requests (±10 %, so they do not all restart at once; requests in flight finish):
+    #: the C allocator keeps memory Python freed, and a worker's resident memory creeps
+    #: up under sustained load (docs/reliability.md#load-held). 0: never.
+    worker_max_requests: int = 20000
     #: Reverse proxies in front of the hub whose X-Forwarded-* headers are trusted.
     trusted_proxies: int = 0
     #: Threads for concurrent upstream calls on the entry path, per process. 0: four
@@ -67,6 +78,23 @@ class Config:
     reconcile_limit: int = 2000
     reconcile_workers: int = 4
     reconcile_batch_size: int = 50
+    #: Scheduled syncs on Celery workers (``last100 worker``; docs/jobs.md): the broker,
+    #: ``redis://127.0.0.1:6379/1`` or ``amqp://user:password@host:5672//``. Empty: no
+    #: Celery, ``last100 scheduler`` runs the jobs in its own process.
+    celery_broker_url: str = field(default="", repr=False)
+    #: The queue job tasks are sent to and workers read (hubs sharing a broker need
+    #: their own).
+    celery_queue: str = "last100"
+    #: A job task still running after this many seconds is stopped (a soft limit ends
+    #: it 10% earlier); a worker takes over the run of a worker that died once it
+    #: started longer ago than this plus a minute.
+    celery_task_time_limit_s: float = 600.0
+    #: Redis only: a task not acknowledged this many seconds after a worker took it is
+    #: handed to another worker; must be longer than the task time limit.
+    celery_visibility_timeout_s: float = 3600.0
+    #: A job task still queued this many seconds after its scheduled time is dropped
+    #: (a later run of the job does its work); 0: never.
+    celery_task_expires_s: float = 600.0
     #: Where rate-limit counters live: ``memory://`` (each web process counts alone) or
     #: ``redis://host:6379/0`` (shared by every web process). See docs/api.md#rate-limits.
     rate_limit_storage_url: str = "memory://"
@@ -86,6 +114,16 @@ class Config:
     #: API keys) before checking whether another process changed it; 0 checks on
     #: every read. A change made through the process itself is seen at once.
     catalog_cache_s: float = 1.0
+    #: Where state the web processes must agree on lives (the verification cache, the
+    #: circuit breakers, used single-use codes): empty, each process keeps its own
+    #: (single-use codes stay in the database); ``redis://host:6379/0`` (or
+    #: ``rediss://``, ``unix://``), shared by every process. See hub/core/shared.py.
+    shared_state_url: str = field(default="", repr=False)  # may hold a password
+    #: Separates the keys of deployments that share one Redis.
+    shared_state_key_prefix: str = "last100"
+    #: Riders' verifications kept at most (the soonest to expire go first): per process,
+    #: or for the whole deployment when ``shared_state_url`` is Redis (about 1 KB each).
+    verification_cache_size: int = 10000
 
     @property
     def effective_database_url(self) -> str:
@@ -111,7 +149,24 @@ class Config:
         return self
 
 
+#: The URL schemes ``shared_state_url`` may use (besides empty: nothing shared).
+SHARED_STATE_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_shared_state_url(url: str) -> str:
+    """``url`` when it is empty or names Redis; else ``ValueError`` saying what is allowed."""
+    url = url.strip()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if url and scheme not in SHARED_STATE_SCHEMES:
+        # The URL itself is not quoted: it may hold a password.
+        what = f"scheme {scheme!r}" if scheme else "no scheme"
+        raise ValueError(f"expected empty or a redis://, rediss:// or unix:// URL, not one with {what}")
+    return url
+
+
 _TYPES = {f.name: f.type for f in fields(Config)}
+#: Settings that take one of a few words.
+_CHOICES = {"log_format": ("text", "json")}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -136,6 +191,10 @@ def _coerce(name: str, value: Any) -> Any:
         if kind.startswith("tuple"):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(i).strip() for i in items if str(i).strip())
+        if name in _CHOICES and str(value) not in _CHOICES[name]:
+            raise ValueError(f"expected one of {', '.join(map(repr, _CHOICES[name]))}, got {value!r}")
+        if name == "shared_state_url":
+            return check_shared_state_url(str(value))
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: {exc}") from None
@@ -189,4 +248,38 @@ def load_config(
         and key[len(ENV_PREFIX) :].lower() in _TYPES
     }
     config = _apply(config, from_env, "environment")
-    return _apply(config, overrides, "arguments") if overrides else config
+    config = _apply(config, overrides, "arguments") if overrides else config
+    return check_celery(config)
+
+
+#: The Celery brokers the hub supports: Redis and RabbitMQ (AMQP).
+CELERY_BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+def check_celery(config: Config) -> Config:
+    """The configuration, when its Celery settings make sense (or Celery is off).
+
+    :raises ConfigError: a broker that is neither Redis nor RabbitMQ, a time limit below
+        one second, or a Redis visibility timeout not longer than the time limit.
+    """
+    url = config.celery_broker_url.strip()
+    if not url:
+        return config
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in CELERY_BROKER_SCHEMES:
+        # The URL itself is not quoted: it may hold a password.
+        what = f"a {scheme}:// URL" if scheme else "a URL without a scheme"
+        raise ConfigError(
+            "setting 'celery_broker_url': the broker must be Redis (redis://host:6379/1, rediss://) or "
+            f"RabbitMQ (amqp://user:password@host:5672//, amqps://), not {what}"
+        )
+    if not config.celery_queue.strip():
+        raise ConfigError("setting 'celery_queue': a queue name is needed")
+    if config.celery_task_time_limit_s < 1:
+        raise ConfigError("setting 'celery_task_time_limit_s': at least 1 second")
+    if scheme.startswith("redis") and config.celery_visibility_timeout_s <= config.celery_task_time_limit_s:
+        raise ConfigError(
+            "setting 'celery_visibility_timeout_s' must be longer than 'celery_task_time_limit_s': "
+            "Redis hands a task that is still running to a second worker once its visibility timeout passes"
+        )
+    return config

@@ -399,6 +399,8 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+    #: The request that enqueued it (see hub.core.logs); its delivery logs under it.
+    request_id: Mapped[str | None]
 
 
 class AuditRow(Base):
@@ -420,8 +422,17 @@ class AuditRow(Base):
 
 
 class JobRunRow(Base):
+    """One run of a scheduled job, or of one ``partition`` of it (``None``: the whole
+    job). A run of a Celery task has its ``task_key`` (the worker that claims the key
+    runs the task) and its ``tick``, the scheduled time shared by the partitions of one
+    run; ``attempts`` counts the workers that claimed it (more than 1: the run of a
+    worker that died was taken over). See :mod:`hub.core.tasks`."""
+
     __tablename__ = "job_runs"
-    __table_args__ = (Index("ix_job_runs_job_id_started_at", "job_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_job_runs_job_id_started_at", "job_id", "started_at"),
+        Index("ix_job_runs_job_id_tick", "job_id", "tick"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[str]
@@ -430,6 +441,10 @@ class JobRunRow(Base):
     items: Mapped[int]
     errors: Mapped[int]
     error: Mapped[str | None] = mapped_column(Text)
+    partition: Mapped[str | None]
+    task_key: Mapped[str | None] = mapped_column(unique=True)
+    tick: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(server_default="1")
 
 
 # ---------------------------------------------------------------------------

@@ -4,6 +4,10 @@ Each due item is leased, handed to its connection's plugin through the hub facad
 settled: done, retried later with exponential back-off and jitter, or — after
 ``max_attempts`` — dead, which is audited so a guard or operator sees it. What a plugin
 did to the outside world is audited like any other hook call.
+
+Each item is delivered under the request id of the request that enqueued it (see
+:mod:`hub.core.logs`): the delivery's log lines, the plugin's included, carry the id of
+the entry that caused them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from hub.core.clock import Clock
 from hub.core.errors import NotFound, describe_error
+from hub.core.logs import request_id_scope
 from hub.core.model import Notice, Visit
 from hub.core.outbox import LeasedItem
 from hub.core.plugins import Hub
@@ -59,22 +64,35 @@ def deliver_due(
     limit: int = 100,
     max_attempts: int = MAX_ATTEMPTS,
     progress: Callable[[int, int | None, str], None] | None = None,
+    connection_id: str | None = None,
 ) -> DeliveryReport:
-    """Deliver up to ``limit`` due outbox items; never raises for a failed item."""
-    items = store.lease_outbox(limit, LEASE_S)
+    """Deliver up to ``limit`` due outbox items (of one connection, when given); never
+    raises for a failed item."""
+    items = store.lease_outbox(limit, LEASE_S, connection_id=connection_id)
     delivered = retried = dead = 0
     for done, item in enumerate(items, start=1):
-        error = _deliver(hub, store, item)
-        if error is None:
-            store.settle_outbox(item.id)
-            delivered += 1
-        elif item.attempts + 1 >= max_attempts or error.permanent:
-            store.settle_outbox(item.id, error=error.message)
-            log.error("outbox item %s (%s) is dead after %d attempts: %s", item.id, item.kind, item.attempts + 1, error)
-            dead += 1
-        else:
-            store.settle_outbox(item.id, error=error.message, retry_at=_later(clock.now(), item.attempts + 1))
-            retried += 1
+        with request_id_scope(item.request_id):
+            error = _deliver(hub, store, item)
+            if error is None:
+                store.settle_outbox(item.id)
+                log.debug("outbox item %s (%s) delivered through %s", item.id, item.kind, item.connection_id)
+                delivered += 1
+            elif item.attempts + 1 >= max_attempts or error.permanent:
+                store.settle_outbox(item.id, error=error.message)
+                log.error(
+                    "outbox item %s (%s) is dead after %d attempts: %s", item.id, item.kind, item.attempts + 1, error
+                )
+                dead += 1
+            else:
+                store.settle_outbox(item.id, error=error.message, retry_at=_later(clock.now(), item.attempts + 1))
+                log.warning(
+                    "outbox item %s (%s) failed (attempt %d), retried later: %s",
+                    item.id,
+                    item.kind,
+                    item.attempts + 1,
+                    error,
+                )
+                retried += 1
         if progress is not None:
             progress(done, len(items), item.kind)
     return DeliveryReport(delivered, retried, dead)

@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from hub.core.clock import Clock
-from hub.core.errors import describe_error
+from hub.core.errors import NotFound, describe_error
 from hub.core.model import Connection
 from hub.core.plugins import Hub
 
@@ -98,13 +98,21 @@ def read_door_events(
     *,
     actor: str = "job:doors.events",
     progress: Callable[[int, int | None, str], None] | None = None,
+    connection_id: str | None = None,
 ) -> DoorReport:
-    """Read and store every readable gate's new door events; never raises for one
-    gate's failure (it is logged, and the gate is read from the same cursor next time)."""
-    connections = {c.id: c for c in store.list_connections()}
+    """Read and store every readable gate's new door events (of the gates of one access
+    connection, when given); never raises for one gate's failure (it is logged, and the
+    gate is read from the same cursor next time)."""
+    if connection_id is None:
+        connections = {c.id: c for c in store.list_connections()}
+    else:
+        try:
+            connections = {connection_id: store.get_connection(connection_id)}
+        except NotFound:  # removed since the run was enqueued
+            connections = {}
     gates = [
         (gate, connections[gate.access_connection_id])
-        for gate in store.list_gates()
+        for gate in store.list_gates(access_connection_id=connection_id)
         if gate.access_connection_id in connections and reads_events(hub, connections[gate.access_connection_id])
     ]
     total = DoorEventsResult()

@@ -13,7 +13,9 @@
 
 A platform or device that errors, times out or has an open circuit gives a manual check
 with a reason, never an unchecked grant; without a verified rider there is no grant,
-whatever the votes say.
+whatever the votes say. So does a single-use code (a signed entry code, a gate screen's
+presence code) when the shared state that records used codes cannot be asked: the code
+cannot be known unused (see :mod:`hub.core.shared`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from hub.core.model import (
 from hub.core.outbox import OutboxItem
 from hub.core.plugins import Hub
 from hub.core.revocation import revoke_pass
+from hub.core.shared import RedisSharedState, SharedState, SharedStateUnavailable
 from hub.core.store import Store
 from hub.core.tokens import PRESENCE_STEP_S, PresenceCodes
 from hub.core.trace import current_trace, tracing
@@ -197,11 +200,14 @@ class EntryEngine:
         presence: PresenceCodes | None = None,
         max_workers: int = 32,
         max_per_connection: int | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.hub = hub
         self.store = store
         self.clock = clock or Clock()
         self.presence = presence
+        #: Where used single-use codes are recorded: Redis when configured, else the database.
+        self.shared = shared or SharedState()
         self._pool = cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="last100-upstream")
         self._bulkheads = Bulkheads(max_per_connection or max(1, max_workers // 2))
 
@@ -235,6 +241,7 @@ class EntryEngine:
 
         with tracing() as trace:
             fetched = self._fetch(platform, request, gate, community, now)
+            present = self._present(request, gate, platform, fetched, now)
             context = EntryContext(
                 community=community,
                 gate=gate,
@@ -244,7 +251,7 @@ class EntryEngine:
                 rider=fetched.rider,
                 orders=fetched.orders,
                 order_ref=request.order_ref,
-                presence_verified=self._present(request, gate, platform, fetched.rider, now),
+                presence_verified=present,
                 entries_last_hour=self._entries_last_hour(platform, fetched.rider, now),
                 problems=tuple(fetched.problems),
             )
@@ -350,17 +357,24 @@ class EntryEngine:
         platform, pushes, a signed code), an order only counts when it is this rider's
         and goes to this community."""
         result = self._gather(platform, request, gate, community, now)
-        if result.rider is not None and result.rider.single_use_id and not self._claim(platform, result.rider, now):
-            result.rider = None
-            result.problems.append(Problem("hub_verify_rider", platform.id, "rejected", "code used before", _USED_CODE))
+        if result.rider is not None and result.rider.single_use_id:
+            try:
+                if not self._claim(platform, result.rider, now):
+                    result.rider = None
+                    problem = Problem("hub_verify_rider", platform.id, "rejected", "code used before", _USED_CODE)
+                    result.problems.append(problem)
+            except SharedStateUnavailable as exc:
+                _unclaimed(result, platform, exc)
         result.orders = _matching(result.orders, result.rider, community.platform_ref(platform))
         return result
 
     def _present(
-        self, request: EntryRequest, gate: Gate, platform: Connection, rider: RiderIdentity | None, now: datetime
+        self, request: EntryRequest, gate: Gate, platform: Connection, fetched: _Fetched, now: datetime
     ) -> bool:
         """Whether the rider proved presence with the gate screen's current code; each
-        code is accepted once per rider."""
+        code is accepted once per rider. When the code cannot be claimed (the shared
+        state is down) the rider is not taken as verified: a guard checks them."""
+        rider = fetched.rider
         if not request.presence_code or self.presence is None or rider is None:
             return False
         step = self.presence.step(gate.id, request.presence_code, now)
@@ -368,12 +382,26 @@ class EntryEngine:
             return False
         code_id = f"presence:{gate.id}:{step}:{rider.platform_ref}"
         until = now + timedelta(seconds=3 * PRESENCE_STEP_S)
-        return self.store.claim_single_use(platform.id, code_id, until)
+        try:
+            return self._claim_code(platform.id, code_id, until, now)
+        except SharedStateUnavailable as exc:
+            _unclaimed(fetched, platform, exc)
+            return False
 
     def _claim(self, platform: Connection, rider: RiderIdentity, now: datetime) -> bool:
         """Accept a single-use credential once, across every process of the deployment."""
         until = rider.single_use_until or now + timedelta(days=1)
-        return self.store.claim_single_use(platform.id, rider.single_use_id, until)
+        return self._claim_code(platform.id, rider.single_use_id, until, now)
+
+    def _claim_code(self, connection_id: str, code_id: str, until: datetime, now: datetime) -> bool:
+        """Record a code as used until ``until``; ``False`` when it was used before. In
+        Redis when the deployment shares its state there, else in the database.
+
+        :raises SharedStateUnavailable: Redis did not answer (never taken as unused).
+        """
+        if isinstance(self.shared, RedisSharedState):
+            return self.shared.claim(connection_id, code_id, until, now)
+        return self.store.claim_single_use(connection_id, code_id, until)
 
     def _gather(
         self, platform: Connection, request: EntryRequest, gate: Gate, community: Community, now: datetime
@@ -629,6 +657,16 @@ def _attributed(orders: Sequence[Order]) -> tuple[Order, ...]:
     ``hub_active_orders`` is about this rider and community by construction; a stored
     report that names neither is evidence for nobody."""
     return tuple(o for o in orders if o.rider_ref and o.community_ref)
+
+
+def _unclaimed(fetched: _Fetched, platform: Connection, exc: SharedStateUnavailable) -> None:
+    """A single-use code could not be recorded as used: fail closed. Without a rider
+    there is no grant, and the problem makes the fallback ask for a manual check (as for
+    a platform that could not be asked) instead of a policy denying the rider. The
+    shared state has logged the outage already, at most once a minute."""
+    fetched.rider = None
+    fetched.orders = ()
+    fetched.problems.append(Problem("hub_verify_rider", platform.id, "error", str(exc)))
 
 
 def pass_until(community: Community, orders: Sequence[Order], now: datetime) -> datetime:

@@ -51,9 +51,12 @@ def expire_passes(
     *,
     limit: int = MAX_PER_RUN,
     progress: Callable[[int, int | None, str], None] | None = None,
+    connection_id: str | None = None,
+    without_device: bool = False,
 ) -> ExpiryReport:
-    """Take back the passes that are due; never raises for a device's failure."""
-    due = store.passes_to_revoke(limit)
+    """Take back the passes that are due (of one device connection, or only those
+    without a device, when asked); never raises for a device's failure."""
+    due = store.passes_to_revoke(limit, connection_id=connection_id, without_device=without_device)
     gates: dict[str, Gate] = {}
     devices: dict[str, Connection] = {}
     revoked = failed = 0

@@ -91,9 +91,17 @@ def check_connections(
     circuit_of: Callable[[str], str] = lambda connection_id: "closed",
     concurrency: int = CONCURRENT_CHECKS,
     progress: Callable[[int, int | None, str], None] | None = None,
+    connection_id: str | None = None,
 ) -> HealthReport:
-    """Check every checkable connection, record each result, audit the changes."""
-    connections = checkable(hub, store.list_connections())
+    """Check every checkable connection (only this one, when given), record each
+    result, audit the changes."""
+    if connection_id is None:
+        connections = checkable(hub, store.list_connections())
+    else:
+        try:
+            connections = checkable(hub, [store.get_connection(connection_id)])
+        except NotFound:  # removed since the run was enqueued
+            connections = []
     failing = 0
     changes: list[tuple[str, str]] = []
     for done, (connection, health) in enumerate(_checked(hub, clock, connections, concurrency), start=1):

@@ -145,7 +145,10 @@ def hub_jobs() -> list[JobSpec]:
     """Scheduled jobs the plugin contributes.
 
     Every plugin's list is collected; job ids must be unique across plugins. Jobs run in
-    the scheduler process only, never in web workers.
+    the scheduler process, or, with Celery configured, in ``last100 worker`` processes
+    (a job with ``partitions`` as one task per part); never in web workers. A run may be
+    delivered again after a crash: a job works on what is due when it runs, so running
+    it again does no harm (see docs/jobs.md).
 
     :return: a list of :class:`~hub.core.model.JobSpec`.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
@@ -94,6 +94,12 @@ class JobSpec:
     ``trigger="interval", trigger_args={"minutes": 5}``. ``func`` receives a
     :class:`hub.core.jobs.JobContext` and returns the number of items it handled, or a
     :class:`JobOutcome` with how many of them failed.
+
+    ``partitions`` (optional) splits a run into independent parts for Celery workers:
+    called with a context (whose ``partition`` is ``None``) when the job is due, it
+    returns the keys of the parts that have work, e.g. connection ids; each part then
+    runs as its own task with ``context.partition`` set to its key. ``None``: the job
+    always runs whole. In one process the job always runs whole (``partition`` None).
     """
 
     id: str
@@ -101,6 +107,7 @@ class JobSpec:
     trigger: str
     trigger_args: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    partitions: Callable[..., Sequence[str]] | None = None
 
 
 @dataclass(frozen=True)

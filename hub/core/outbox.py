@@ -4,7 +4,8 @@ A notice to the rider, a visitor record, a locker allocation: the work that deci
 entry enqueues them in its own transaction, so they are stored exactly when the entry
 is. The delivery job picks them up, retries with back-off, and marks them ``done`` or
 ``dead`` (visibly failed). ``dedupe_key`` names one side effect: enqueueing it twice (a
-retried request, a replayed push) stores it once.
+retried request, a replayed push) stores it once. Each item keeps the request id of the
+request that enqueued it (see :mod:`hub.core.logs`); its delivery logs under that id.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hub.core.db import OutboxRow, dialect_insert
+from hub.core.logs import current_request_id
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,15 @@ class OutboxItem:
 
 @dataclass(frozen=True)
 class LeasedItem:
-    """An outbox item claimed for one delivery attempt; ``attempts`` made before it."""
+    """An outbox item claimed for one delivery attempt; ``attempts`` made before it;
+    ``request_id``: of the request that enqueued it (``None``: enqueued outside one)."""
 
     id: int
     kind: str
     connection_id: str
     payload: dict[str, Any]
     attempts: int
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,14 @@ class DeadItem:
 
 
 def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> int:
-    """Add ``items`` to the outbox in the session's transaction, due at once.
+    """Add ``items`` to the outbox in the session's transaction, due at once, each with
+    the current request id.
 
     Items whose ``dedupe_key`` is already queued (by this call or an earlier one) are
     skipped, not an error. Returns how many items were newly queued.
     """
     rows: dict[str, dict[str, Any]] = {}
+    request_id = current_request_id()
     for item in items:
         rows.setdefault(
             item.dedupe_key,
@@ -72,6 +78,7 @@ def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> int
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
+                "request_id": request_id,
             },
         )
     if not rows:

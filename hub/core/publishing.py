@@ -185,15 +185,20 @@ def publish_communities(
     *,
     actor: str = "job:communities.publish",
     progress: Callable[[int, int | None, str], None] | None = None,
+    connection_id: str | None = None,
 ) -> PublishReport:
-    """Publish every community's profile where it is due; never raises for one
-    platform's failure (it is recorded and retried later)."""
+    """Publish every community's profile where it is due (to one platform connection
+    only, when given: the communities it serves); never raises for one platform's
+    failure (it is recorded and retried later)."""
     published = failed = up_to_date = waiting = 0
-    communities = store.list_communities()
+    communities = store.list_communities(connection_id=connection_id)
     for done, community in enumerate(communities, start=1):
         profile, version = versioned_profile(store, community)
         held = {p.connection_id: p for p in store.community_publications([community.id])}
-        for connection in store.connections_for_community(community.id):
+        linked = store.connections_for_community(community.id)
+        if connection_id is not None:
+            linked = [c for c in linked if c.id == connection_id]
+        for connection in linked:
             if not publishes(hub, connection):
                 continue
             publication = held.get(connection.id)

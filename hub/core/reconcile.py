@@ -85,12 +85,14 @@ def reconcile_orders(
     workers: int = WORKERS,
     limit: int = MAX_PER_RUN,
     progress: Callable[[int, int | None, str], None] | None = None,
+    connection_id: str | None = None,
 ) -> ReconcileReport:
-    """Poll the orders that need it and store the answers; never raises for a platform's
-    failure (a store failure does raise: the run is then simply run again)."""
+    """Poll the orders that need it (of one platform connection, when given) and store
+    the answers; never raises for a platform's failure (a store failure does raise: the
+    run is then simply run again)."""
     if batch_size < 1 or workers < 1:
         raise ValueError("batch_size and workers must be at least 1")
-    wanted = store.orders_to_reconcile(limit)
+    wanted = store.orders_to_reconcile(limit, connection_id=connection_id)
     by_connection: dict[str, list[str]] = {}
     for connection_id, ref in wanted:
         by_connection.setdefault(connection_id, []).append(ref)

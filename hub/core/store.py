@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
@@ -110,6 +110,7 @@ from hub.core.reports import (
 from hub.core.revocation import ATTEMPT_ACTIONS, MAX_ATTEMPTS, ExpiredPass, UnrevokedPass, retry_after
 from hub.core.scheduler_lock import SchedulerLock
 from hub.core.secrets import SecretBox
+from hub.core.tasks import WHOLE_JOB, WORKER_LOST, ClaimOutcome, JobClaim
 from hub.core.trace import AuditAction
 from hub.core.users import ConsoleSession, LoginRecord, Role, UserAccount
 
@@ -278,12 +279,15 @@ class Store:
                 _one(s, _community_query(community_id), f"community {community_id!r} not found")
             )
 
-    def list_communities(self) -> list[Community]:
-        with self._reading() as s:
-            found = s.scalars(
-                select(CommunityRow).options(selectinload(CommunityRow.buildings)).order_by(CommunityRow.id)
+    def list_communities(self, *, connection_id: str | None = None) -> list[Community]:
+        """Every community, by id; with ``connection_id``, those the connection serves."""
+        query = select(CommunityRow).options(selectinload(CommunityRow.buildings)).order_by(CommunityRow.id)
+        if connection_id is not None:
+            query = query.join(CommunityConnectionRow, CommunityConnectionRow.community_id == CommunityRow.id).where(
+                CommunityConnectionRow.connection_id == connection_id
             )
-            return [rows.community_model(row) for row in found]
+        with self._reading() as s:
+            return [rows.community_model(row) for row in s.scalars(query)]
 
     def add_zone(self, community_id: str, zone: Zone) -> Zone:
         """Mark an area of a community.
@@ -407,10 +411,13 @@ class Store:
         with self._reading() as s:
             return rows.gate_model(_one(s, select(GateRow).where(column == value), missing.format(value)))
 
-    def list_gates(self, community_id: str | None = None) -> list[Gate]:
+    def list_gates(self, community_id: str | None = None, *, access_connection_id: str | None = None) -> list[Gate]:
+        """The gates (of one community, of one access connection), by community and id."""
         query = select(GateRow).order_by(GateRow.community_id, GateRow.id)
         if community_id is not None:
             query = query.where(GateRow.community_id == community_id)
+        if access_connection_id is not None:
+            query = query.where(GateRow.access_connection_id == access_connection_id)
         with self._reading() as s:
             return [rows.gate_model(row) for row in s.scalars(query)]
 
@@ -1073,7 +1080,7 @@ class Store:
 
     # -- passes: reconciliation and expiry ---------------------------------------------
 
-    def orders_to_reconcile(self, limit: int = 1000) -> list[tuple[str, str]]:
+    def orders_to_reconcile(self, limit: int = 1000, *, connection_id: str | None = None) -> list[tuple[str, str]]:
         """The orders the reconciliation job should ask their platform about, as
         ``(connection id, order ref)``, those not heard of the longest first, at most
         ``limit``.
@@ -1081,19 +1088,17 @@ class Store:
         They are the orders of entries with a live pass (not revoked, not ended) through
         an enabled connection that the hub does not know, or knows as not final from a
         report older than the connection's freshness window (a recent push or poll is
-        trusted, so an order is asked about at most once per window).
+        trusted, so an order is asked about at most once per window). With
+        ``connection_id``: that connection's orders only.
 
         :raises ValueError: ``limit`` below 1.
         """
         if limit < 1:
             raise ValueError("limit must be at least 1")
         now = self.clock.now()
-        live = (
-            select(EntryRow.connection_id, EntryRow.order_refs, ConnectionRow.freshness_s)
-            .join(PassRow, PassRow.entry_id == EntryRow.id)
-            .join(ConnectionRow, ConnectionRow.id == EntryRow.connection_id)
-            .where(PassRow.revoked_at.is_(None), PassRow.valid_until > now, ConnectionRow.enabled)
-        )
+        live = self._live_entries(now).add_columns(EntryRow.order_refs, ConnectionRow.freshness_s)
+        if connection_id is not None:
+            live = live.where(EntryRow.connection_id == connection_id)
         due: list[tuple[datetime | None, str, str]] = []
         with self._reading() as s:
             wanted: dict[str, set[str]] = {}
@@ -1121,6 +1126,22 @@ class Store:
         due.sort(key=lambda d: (d[0] is not None, d[0] or now, d[1], d[2]))
         return [(connection_id, ref) for _, connection_id, ref in due[:limit]]
 
+    def _live_entries(self, now: datetime) -> Select[Any]:
+        """The connection of each entry with a live pass through an enabled connection."""
+        return (
+            select(EntryRow.connection_id)
+            .join(PassRow, PassRow.entry_id == EntryRow.id)
+            .join(ConnectionRow, ConnectionRow.id == EntryRow.connection_id)
+            .where(PassRow.revoked_at.is_(None), PassRow.valid_until > now, ConnectionRow.enabled)
+        )
+
+    def reconcile_connections(self) -> list[str]:
+        """The connections :meth:`orders_to_reconcile` may find orders of: those with an
+        entry whose pass is live (the partitions of ``orders.reconcile``)."""
+        query = self._live_entries(self.clock.now()).distinct().order_by(EntryRow.connection_id)
+        with self._reading() as s:
+            return list(s.scalars(query))
+
     def apply_polled_orders(self, connection_id: str, orders: Sequence[Order], actor: str) -> int:
         """Store orders a job fetched from their platform (source ``poll``), in one
         transaction, exactly as :meth:`apply_push` stores pushed ones: fresh from now, a
@@ -1134,12 +1155,16 @@ class Store:
             audit.append_many(s, records, now)
         return len(records)
 
-    def passes_to_revoke(self, limit: int = 200) -> list[ExpiredPass]:
+    def passes_to_revoke(
+        self, limit: int = 200, *, connection_id: str | None = None, without_device: bool = False
+    ) -> list[ExpiredPass]:
         """Passes past their end, not revoked, that are due to be taken back at their
         device, at most ``limit``: those never tried first (the longest ended first), then
         those whose latest failed attempt (the latest ``access.revoked*`` audit record
         of the pass) is at least :func:`~hub.core.revocation.retry_after` ago. Passes
         given up on (:data:`~hub.core.revocation.MAX_ATTEMPTS` failures) are left out.
+        With ``connection_id``: only the passes of that device connection; with
+        ``without_device``: only passes that have none (a guard's).
 
         :raises ValueError: ``limit`` below 1.
         """
@@ -1148,11 +1173,15 @@ class Store:
         now = self.clock.now()
         query = (
             select(PassRow)
-            .where(PassRow.revoked_at.is_(None), PassRow.valid_until <= now, PassRow.revoke_attempts < MAX_ATTEMPTS)
+            .where(*_expired_passes(now))
             .order_by(PassRow.revoke_attempts, PassRow.valid_until, PassRow.id)
             # Some of those tried before are not due yet: read more than will be taken.
             .limit(limit * 4)
         )
+        if connection_id is not None:
+            query = query.where(PassRow.connection_id == connection_id)
+        if without_device:
+            query = query.where(PassRow.connection_id.is_(None))
         with self._reading() as s:
             found = s.scalars(query).all()
             retried = {row.id: row.revoke_attempts for row in found if row.revoke_attempts}
@@ -1176,6 +1205,13 @@ class Store:
             grant = AccessGrant(row.id, row.kind, row.value, row.valid_from, row.valid_until, row.device_ref)
             due.append(ExpiredPass(row.entry_id, row.gate_id, row.connection_id, grant, row.revoke_attempts, at))
         return due[:limit]
+
+    def revoke_connections(self) -> list[str | None]:
+        """The device connections of the passes :meth:`passes_to_revoke` may list
+        (``None`` for passes without a device): the partitions of ``passes.expire``."""
+        query = select(PassRow.connection_id).where(*_expired_passes(self.clock.now())).distinct()
+        with self._reading() as s:
+            return sorted(s.scalars(query), key=lambda c: (c is None, c or ""))
 
     def unrevoked_passes(self, *, community_ids: Collection[str] | None = None, limit: int = 50) -> list[UnrevokedPass]:
         """Passes the device has not taken back: not revoked after one failed attempt or
@@ -1756,11 +1792,11 @@ class Store:
 
     # -- outbox ---------------------------------------------------------------------
 
-    def lease_outbox(self, limit: int, lease_s: float) -> list[LeasedItem]:
-        """Claim up to ``limit`` due outbox items for ``lease_s`` seconds, oldest due
-        first. A claimed item is not due again until its lease runs out, so two
-        deliverers never take the same item, and an item whose deliverer crashed is
-        picked up again later."""
+    def lease_outbox(self, limit: int, lease_s: float, *, connection_id: str | None = None) -> list[LeasedItem]:
+        """Claim up to ``limit`` due outbox items (of one connection, when given) for
+        ``lease_s`` seconds, oldest due first. A claimed item is not due again until its
+        lease runs out, so two deliverers never take the same item, and an item whose
+        deliverer crashed is picked up again later."""
         now = self.clock.now()
         query = (
             select(OutboxRow)
@@ -1769,11 +1805,27 @@ class Store:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if connection_id is not None:
+            query = query.where(OutboxRow.connection_id == connection_id)
         with self.transaction() as s:
             leased = s.scalars(query).all()
             for row in leased:
                 row.next_attempt_at = now + timedelta(seconds=lease_s)
-            return [LeasedItem(r.id, r.kind, r.connection_id, dict(r.payload), r.attempts) for r in leased]
+            return [
+                LeasedItem(r.id, r.kind, r.connection_id, dict(r.payload), r.attempts, r.request_id) for r in leased
+            ]
+
+    def outbox_connections(self) -> list[str]:
+        """The connections with outbox items due now: the partitions of
+        ``outbox.deliver``."""
+        query = (
+            select(OutboxRow.connection_id)
+            .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= self.clock.now())
+            .distinct()
+            .order_by(OutboxRow.connection_id)
+        )
+        with self._reading() as s:
+            return list(s.scalars(query))
 
     def settle_outbox(self, item_id: int, *, error: str | None = None, retry_at: datetime | None = None) -> None:
         """Record how a delivery attempt went: done (no ``error``), to be retried at
@@ -1794,7 +1846,9 @@ class Store:
                 audit.append(s, "outbox", "outbox.dead", str(row.id), data, now)
 
     def outbox_counts(self) -> dict[str, int]:
-        """How many outbox items are pending, done and dead."""
+        """How many outbox items are pending, done and dead: one ``COUNT … GROUP BY
+        status``, answered from the ``(status, next_attempt_at)`` index; cheap enough
+        for every metrics scrape (hub.core.metrics)."""
         with self._reading() as s:
             return dict(s.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
 
@@ -1807,61 +1861,168 @@ class Store:
                 for r in s.scalars(query)
             ]
 
-    def start_job_run(self, job_id: str) -> int:
-        """Record that a scheduled job started; returns the run's id."""
+    def start_job_run(self, job_id: str, *, partition: str | None = None, tick: datetime | None = None) -> int:
+        """Record that a scheduled job (one ``partition`` of it; ``None``: the whole
+        job) started; returns the run's id. ``tick``: the scheduled time of a run that
+        was enqueued (see :mod:`hub.core.tasks`)."""
         with self.transaction() as s:
-            run = JobRunRow(job_id=job_id, started_at=self.clock.now(), items=0, errors=0)
+            run = JobRunRow(
+                job_id=job_id, started_at=self.clock.now(), items=0, errors=0, partition=partition, tick=tick
+            )
             s.add(run)
             s.flush()
             return run.id
 
+    def claim_job_task(
+        self,
+        job_id: str,
+        partition: str | None,
+        task_key: str,
+        tick: datetime,
+        *,
+        stale_after: timedelta,
+        max_attempts: int,
+    ) -> JobClaim:
+        """Claim a Celery task's run by its key, by the rules of :mod:`hub.core.tasks`:
+        ``claimed`` (a new run was recorded) or ``taken_over`` (an unfinished run older
+        than ``stale_after`` gets one more attempt, at most ``max_attempts``): run it;
+        ``finished``, ``busy``, ``given_up``: skip it; ``running``: look again later.
+
+        One transaction, serialised with every other claim of the same job and
+        partition (SQLite: the write lock; PostgreSQL: an advisory transaction lock)."""
+        now = self.clock.now()
+        try:
+            return self._claim_job_task(job_id, partition, task_key, tick, now - stale_after, max_attempts)
+        except IntegrityError:  # the key was inserted meanwhile (the lock makes that unlikely)
+            return JobClaim(ClaimOutcome.RUNNING, stale_in_s=1.0)
+
+    def _claim_job_task(
+        self, job_id: str, partition: str | None, task_key: str, tick: datetime, stale: datetime, max_attempts: int
+    ) -> JobClaim:
+        now = self.clock.now()
+        same = and_(
+            JobRunRow.job_id == job_id,
+            JobRunRow.partition.is_(None) if partition is None else JobRunRow.partition == partition,
+            JobRunRow.task_key.is_not(None),
+            JobRunRow.task_key != task_key,
+            JobRunRow.ended_at.is_(None),
+        )
+        with self.transaction() as s:
+            if _dialect(s) == "postgresql":
+                s.execute(_PG_CLAIM_LOCK, {"key": f"last100 job {job_id} {partition}"})
+            row = s.scalars(select(JobRunRow).where(JobRunRow.task_key == task_key)).one_or_none()
+            if row is not None and row.ended_at is not None:
+                return JobClaim(ClaimOutcome.FINISHED, row.id, row.attempts)
+            if row is not None and row.started_at > stale:
+                left = (row.started_at - stale).total_seconds()
+                return JobClaim(ClaimOutcome.RUNNING, row.id, row.attempts, stale_in_s=left)
+            busy = s.scalars(select(JobRunRow.id).where(same, JobRunRow.started_at > stale).limit(1)).first()
+            if row is not None and busy is not None:
+                # Its worker died, and a later run of the partition is doing its work.
+                row.ended_at, row.errors, row.error = now, 1, WORKER_LOST
+                return JobClaim(ClaimOutcome.BUSY, busy, row.attempts)
+            if row is not None and row.attempts >= max_attempts:
+                # Every worker that ran it died: not run for ever.
+                row.ended_at, row.errors = now, 1
+                row.error = f"given up after {row.attempts} attempts: {WORKER_LOST}"
+                return JobClaim(ClaimOutcome.GIVEN_UP, row.id, row.attempts)
+            if busy is not None:
+                return JobClaim(ClaimOutcome.BUSY, busy)
+            # Runs of this partition whose workers died and whose tasks never came back:
+            # this run does their work.
+            s.execute(
+                update(JobRunRow)
+                .where(same, JobRunRow.started_at <= stale)
+                .values(ended_at=now, errors=1, error=WORKER_LOST)
+                .execution_options(synchronize_session=False)
+            )
+            if row is not None:
+                row.started_at, row.attempts = now, row.attempts + 1
+                return JobClaim(ClaimOutcome.TAKEN_OVER, row.id, row.attempts)
+            run = JobRunRow(
+                job_id=job_id,
+                partition=partition,
+                task_key=task_key,
+                tick=tick,
+                started_at=now,
+                items=0,
+                errors=0,
+                attempts=1,
+            )
+            s.add(run)
+            s.flush()
+            return JobClaim(ClaimOutcome.CLAIMED, run.id, 1)
+
     def last_job_runs(self) -> dict[str, dict[str, Any]]:
-        """The latest run of every job that ran: started, ended, items, errors, error."""
+        """The latest run of every job that ran: started, ended, items, errors, error,
+        as :meth:`job_runs` gives it (a run on Celery workers adds up its partitions)."""
         latest = select(JobRunRow.job_id, func.max(JobRunRow.id).label("id")).group_by(JobRunRow.job_id).subquery()
         with self._reading() as s:
             runs = s.scalars(select(JobRunRow).join(latest, JobRunRow.id == latest.c.id)).all()
-            return {
-                r.job_id: {
-                    "started_at": r.started_at,
-                    "ended_at": r.ended_at,
-                    "items": r.items,
-                    "errors": r.errors,
-                    "error": r.error,
-                }
-                for r in runs
-            }
+            ticks = [(r.job_id, r.tick) for r in runs if r.tick is not None]
+            parts = _tick_runs(s, ticks)
+            return {r.job_id: _job_run(parts.get((r.job_id, r.tick), [r]) if r.tick else [r]) for r in runs}
 
     def job_runs(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest runs of one job, newest first, each as :meth:`last_job_runs`
-        gives it plus its ``id``; an unfinished run has no ``ended_at``."""
-        query = (
+        """The latest runs of one job, newest first: ``id``, ``started_at``,
+        ``ended_at`` (``None``: unfinished), ``items``, ``errors``, ``error``.
+
+        A run on Celery workers (see :mod:`hub.core.tasks`) is one entry for all the
+        partitions enqueued at one ``tick``: started when the first started, ended when
+        the last ended (``None`` while one runs), items and errors added up, the errors
+        as ``<partition>: <error>``; ``parts`` lists each partition's run (``partition``,
+        ``task_key``, ``attempts`` and the fields above). A run in one process has
+        ``tick`` ``None``, ``partition`` ``None`` and no ``parts``."""
+        by_tick = (
+            select(JobRunRow.tick, func.min(JobRunRow.started_at).label("started_at"))
+            .where(JobRunRow.job_id == job_id, JobRunRow.tick.is_not(None))
+            .group_by(JobRunRow.tick)
+            .order_by(JobRunRow.tick.desc())
+            .limit(limit)
+        )
+        whole = (
             select(JobRunRow)
-            .where(JobRunRow.job_id == job_id)
+            .where(JobRunRow.job_id == job_id, JobRunRow.tick.is_(None))
             .order_by(JobRunRow.started_at.desc(), JobRunRow.id.desc())
             .limit(limit)
         )
         with self._reading() as s:
-            return [
-                {
-                    "id": r.id,
-                    "started_at": r.started_at,
-                    "ended_at": r.ended_at,
-                    "items": r.items,
-                    "errors": r.errors,
-                    "error": r.error,
-                }
-                for r in s.scalars(query)
-            ]
+            ticks = s.execute(by_tick).all()
+            parts = _tick_runs(s, [(job_id, t.tick) for t in ticks])
+            groups = [parts[(job_id, t.tick)] for t in ticks if (job_id, t.tick) in parts]
+            groups += [[r] for r in s.scalars(whole)]
+        runs = [_job_run(group) for group in groups]
+        runs.sort(key=lambda r: (r["started_at"], r["id"]), reverse=True)
+        return runs[:limit]
 
-    def finish_job_run(self, run_id: int, *, items: int = 0, errors: int = 0, error: str | None = None) -> None:
+    def finish_job_run(
+        self,
+        run_id: int,
+        *,
+        items: int = 0,
+        errors: int = 0,
+        error: str | None = None,
+        attempt: int | None = None,
+    ) -> bool:
         """Record how a job run ended: items handled, items failed, and the error that
-        stopped it, if any."""
+        stopped it, if any. With ``attempt`` (a claimed task's run), only while that
+        attempt still holds the run: ``False`` when another worker took it over or it
+        was closed meanwhile (nothing is written)."""
         with self.transaction() as s:
+            if attempt is not None:
+                done = s.execute(
+                    update(JobRunRow)
+                    .where(JobRunRow.id == run_id, JobRunRow.attempts == attempt, JobRunRow.ended_at.is_(None))
+                    .values(ended_at=self.clock.now(), items=items, errors=errors, error=error)
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(done.rowcount)
             run = _require(s, JobRunRow, run_id, "job run")
             run.ended_at = self.clock.now()
             run.items = items
             run.errors = errors
             run.error = error
+            return True
 
     # -- feedback --------------------------------------------------------------------
 
@@ -2455,6 +2616,64 @@ def _upsert_orders(
         for o in orders
     }
     session.execute(_order_upsert(_dialect(session), confirm), list(by_ref.values()))
+
+
+def _expired_passes(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Passes past their end, not revoked and not given up on."""
+    return (PassRow.revoked_at.is_(None), PassRow.valid_until <= now, PassRow.revoke_attempts < MAX_ATTEMPTS)
+
+
+_PG_CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || :key, 0))")
+
+
+def _tick_runs(session: Session, ticks: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], list[JobRunRow]]:
+    """The runs of each (job, tick), by partition."""
+    found: dict[tuple[str, datetime], list[JobRunRow]] = {}
+    for job_id in {job for job, _ in ticks}:
+        wanted = sorted({tick for job, tick in ticks if job == job_id})
+        query = (
+            select(JobRunRow)
+            .where(JobRunRow.job_id == job_id, JobRunRow.tick.in_(wanted))
+            .order_by(JobRunRow.partition, JobRunRow.id)
+        )
+        for row in session.scalars(query):
+            found.setdefault((row.job_id, row.tick), []).append(row)
+    return found
+
+
+def _job_run(rows: Sequence[JobRunRow]) -> dict[str, Any]:
+    """A job run as :meth:`Store.job_runs` gives it: one row, or a tick's partitions."""
+    first = rows[0]
+    run: dict[str, Any] = {
+        "id": min(r.id for r in rows),
+        "started_at": min(r.started_at for r in rows),
+        "ended_at": None if any(r.ended_at is None for r in rows) else max(r.ended_at for r in rows),
+        "items": sum(r.items for r in rows),
+        "errors": sum(r.errors for r in rows),
+        "error": first.error,
+        "tick": first.tick,
+        "partition": first.partition if len(rows) == 1 else None,
+    }
+    if first.tick is None:
+        return run
+    failed = [r for r in rows if r.error]
+    if len(rows) > 1 or first.partition is not None:
+        run["error"] = "; ".join(f"{r.partition or WHOLE_JOB}: {r.error}" for r in failed) or None
+    run["parts"] = [
+        {
+            "id": r.id,
+            "partition": r.partition,
+            "task_key": r.task_key,
+            "attempts": r.attempts,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "items": r.items,
+            "errors": r.errors,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+    return run
 
 
 def _dialect(session: Session) -> str:

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from hub.core.clock import Clock
 from hub.core.reconcile import ReconcileSettings
+from hub.core.shared import SharedState
 from hub.plugins.audit import Audit
 from hub.plugins.cache import VerificationCache
 from hub.plugins.fallback import ManualCheckFallback
@@ -57,8 +58,12 @@ def builtin_plugins(
     reset_after_s: float = 30,
     cache_size: int = 10000,
     reconcile: ReconcileSettings | None = None,
+    shared: SharedState | None = None,
 ) -> list[object]:
     """Fresh instances of the built-in plugins, in the order they must be registered.
+
+    ``shared`` says where the verification cache and the circuit breakers keep their
+    state (:mod:`hub.core.shared`); by default each in this process.
 
     The order matters because pluggy calls implementations of equal priority in reverse
     order of registration (last registered, first called):
@@ -81,8 +86,8 @@ def builtin_plugins(
         BuiltinJobs(reconcile),
         DefaultPolicy(),
         ManualCheckFallback(),
-        Resilience(clock, failure_threshold=failure_threshold, reset_after_s=reset_after_s),
-        VerificationCache(clock, maxsize=cache_size),
+        Resilience(clock, failure_threshold=failure_threshold, reset_after_s=reset_after_s, shared=shared),
+        VerificationCache(clock, maxsize=cache_size, shared=shared),
         Audit(),
         Timing(clock),
     ]

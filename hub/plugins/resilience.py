@@ -20,6 +20,10 @@
   successes and pass through unchanged.
 - ``hub_check_connection`` is never refused (it is how a recovery is noticed): failures
   become ``Health(ok=False)`` and a healthy answer closes the connection's circuits.
+- The circuits live where the hub's shared state says (:mod:`hub.core.shared`): in the
+  process, or in Redis, where every web process and the scheduler see the same circuits
+  (a circuit one opened is open for all, a health check closes it for all). When Redis
+  cannot be asked the breakers fail open: calls go ahead.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from hub.core.clock import Clock
 from hub.core.errors import CircuitOpen, CredentialRejected, HubError, PushRejected, UpstreamError, UpstreamTimeout
 from hub.core.hookspecs import CAPABILITY_HOOKS, hookimpl
 from hub.core.model import Connection, Credential, CredentialKind, Health, PluginInfo
-from hub.plugins.breaker import CircuitBreakers, State
+from hub.core.shared import SharedState
+from hub.plugins.breaker import State, circuit_breakers
 from hub.plugins.callstate import CallState, call_scope, current_call
 from hub.plugins.info import builtin_info
 from hub.plugins.wrapping import attach_hookimpls
@@ -69,11 +74,18 @@ class Resilience:
     :param failure_threshold: failures in a row of one hook on one connection that open
         its circuit.
     :param reset_after_s: how long an open circuit refuses calls before a trial.
+    :param shared: where the circuits live; by default in this process.
     """
 
-    def __init__(self, clock: Clock, failure_threshold: int = 5, reset_after_s: float = 30) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        failure_threshold: int = 5,
+        reset_after_s: float = 30,
+        shared: SharedState | None = None,
+    ) -> None:
         self._clock = clock
-        self._breakers = CircuitBreakers(clock, failure_threshold, reset_after_s)
+        self._breakers = circuit_breakers(clock, failure_threshold, reset_after_s, shared)
         # The guard is a plain tryfirst implementation, not part of the wrapper, so that
         # it runs after the verification cache's lookup: a cached identity is served even
         # while the platform's circuit is open.
@@ -98,7 +110,8 @@ class Resilience:
         return self.states().get(connection_id, "closed")
 
     def states(self) -> dict[str, State]:
-        """The worst circuit state of every connection called since the hub started."""
+        """The worst circuit state of every connection called since the hub started
+        (with the circuits in Redis: called by any process)."""
         worst: dict[str, State] = {}
         for (connection_id, _hook), state in self._breakers.states().items():
             if _SEVERITY[state] >= _SEVERITY[worst.get(connection_id, "closed")]:

@@ -2,7 +2,10 @@
 
 Each call becomes a :class:`~hub.core.model.HookCall` in the current trace (when there is
 one); the engine stores them with the entry, so the console can show where an entry's
-seconds went and which platform is slow.
+seconds went and which platform is slow. Each call, traced or not, is also observed in
+the Prometheus metrics (:mod:`hub.core.metrics`: duration per connection, hook and
+outcome, and the failed ones counted), and so is each decided entry (its decision and
+how long it took).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any
 
+from hub.core import metrics
 from hub.core.clock import Clock
 from hub.core.errors import CircuitOpen, CredentialRejected, PushRejected, UpstreamTimeout, describe_error
 from hub.core.hookspecs import CAPABILITY_HOOKS, hookimpl
-from hub.core.model import Connection, Health, HookCall, PluginInfo
+from hub.core.model import Connection, Entry, Health, HookCall, PluginInfo
 from hub.core.trace import current_trace
 from hub.plugins.callstate import call_scope
 from hub.plugins.info import builtin_info
@@ -50,7 +54,7 @@ class Timing:
     def hub_plugin_info(self) -> PluginInfo:
         return builtin_info(
             "timing",
-            "Records the duration and outcome of every call to a platform or device.",
+            "Records the duration and outcome of every call to a platform or device, and counts decisions.",
             {"timing"},
         )
 
@@ -73,11 +77,16 @@ class Timing:
 
         return timed
 
+    @hookimpl
+    def hub_entry_decided(self, entry: Entry) -> None:
+        metrics.observe_decision(str(entry.decision), entry.decision_ms / 1000)
+
     def _record(
         self, hook_name: str, connection: Connection, started_at: datetime, start: float, outcome: str, detail: str = ""
     ) -> None:
+        duration_ms = (self._clock.monotonic() - start) * 1000
+        metrics.observe_upstream_call(connection.id, hook_name, outcome, duration_ms / 1000)
         trace = current_trace()
         if trace is None:
             return
-        duration_ms = (self._clock.monotonic() - start) * 1000
         trace.add_call(HookCall(hook_name, connection.plugin, connection.id, started_at, duration_ms, outcome, detail))

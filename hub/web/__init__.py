@@ -16,10 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from hub.core import urlpolicy
 from hub.core.config import load_config
 from hub.runtime import Runtime, build_runtime
-from hub.web import admin, api, i18n, limits, rider, screen
+from hub.web import admin, api, i18n, limits, metrics, rider, screen
 from hub.web.admin.auth import ABSOLUTE_TIMEOUT
 from hub.web.context import runtime_of
 from hub.web.errors import register_error_handlers
+from hub.web.request_id import RequestIdMiddleware
 
 #: Pushes and API bodies are small; anything larger is refused before it is read.
 MAX_BODY_BYTES = 1024 * 1024
@@ -57,6 +58,8 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
         # Behind a reverse proxy, URLs (which some platforms sign) are the ones the sender used.
         n = runtime.config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    # Every request has an id (X-Request-ID in and out) that its log lines and outbox items carry.
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)
     register_error_handlers(app)
     i18n.init_app(app)
     csrf.init_app(app)
@@ -68,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
 
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/healthz", "healthz", healthz)
+    metrics.init_app(app, runtime)  # /metrics: no login, no rate limit, like /healthz
     return app
 
 

@@ -1,16 +1,19 @@
-"""The circuit breaker's states, without the hub around it."""
+"""The circuit breaker's states, without the hub around it: each test runs once with the
+circuits in the process and once with them in Redis (the ``shared_state`` fixture)."""
 
 from __future__ import annotations
 
 import pytest
 
 from hub.core.clock import ManualClock
-from hub.plugins.breaker import CircuitBreakers
+from hub.plugins.breaker import CircuitBreakers, SharedCircuitBreakers, circuit_breakers
 
 
 @pytest.fixture
-def breakers(clock) -> CircuitBreakers:
-    return CircuitBreakers(clock, failure_threshold=2, reset_after_s=10)
+def breakers(clock, shared_state) -> CircuitBreakers:
+    made = circuit_breakers(clock, failure_threshold=2, reset_after_s=10, shared=shared_state)
+    assert isinstance(made, SharedCircuitBreakers) is shared_state.shared
+    return made
 
 
 def open_circuit(breakers: CircuitBreakers, key: str = "plat-1") -> None:
@@ -97,6 +100,6 @@ def test_states_lists_every_circuit_called(breakers, clock):
 
 
 @pytest.mark.parametrize(("threshold", "reset_after_s"), [(0, 10), (1, 0)])
-def test_nonsense_settings_are_refused(clock, threshold, reset_after_s):
+def test_nonsense_settings_are_refused(clock, shared_state, threshold, reset_after_s):
     with pytest.raises(ValueError):
-        CircuitBreakers(clock, failure_threshold=threshold, reset_after_s=reset_after_s)
+        circuit_breakers(clock, failure_threshold=threshold, reset_after_s=reset_after_s, shared=shared_state)

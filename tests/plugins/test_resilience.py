@@ -1,4 +1,6 @@
-"""Resilience: circuit breaker per connection, soft timeouts, errors in the hub's terms."""
+"""Resilience: circuit breaker per connection, soft timeouts, errors in the hub's terms.
+Each test runs once with the circuits (and the cache) in the process and once with them
+in Redis (the ``shared_state`` fixture)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,15 @@ from hub.core.errors import (
     UpstreamTimeout,
 )
 from hub.core.model import CredentialKind, Health
+from hub.plugins import builtin_plugins
 from tests.factories import make_connection, make_credential, make_gate, make_push_request, make_rider
 from tests.plugins.conftest import FAILURE_THRESHOLD, RESET_AFTER_S
+
+
+@pytest.fixture
+def builtins(clock, shared_state):
+    """The built-ins of tests/plugins/conftest.py, keeping their state in ``shared_state``."""
+    return builtin_plugins(clock, failure_threshold=FAILURE_THRESHOLD, reset_after_s=RESET_AFTER_S, shared=shared_state)
 
 
 def verify(hub, connection, value="token-123"):

@@ -1,5 +1,6 @@
 """The verification cache: a verified rider is not verified again while the platform's
-answer may be reused."""
+answer may be reused. Each test runs once with the cache in the process and once with it
+in Redis (the ``shared_state`` fixture)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from hub.core.trace import tracing
 from hub.plugins import VerificationCache, builtin_plugins, find_builtin
 from hub.plugins.cache import cache_key
 from tests.factories import NOW, make_connection, make_credential, make_gate, make_order, make_rider
+from tests.plugins.conftest import FAILURE_THRESHOLD, RESET_AFTER_S
+
+
+@pytest.fixture
+def builtins(clock, shared_state):
+    """The built-ins of tests/plugins/conftest.py, keeping their state in ``shared_state``."""
+    return builtin_plugins(clock, failure_threshold=FAILURE_THRESHOLD, reset_after_s=RESET_AFTER_S, shared=shared_state)
 
 
 def verify(hub, connection, value="token-123", kind=CredentialKind.TOKEN):
@@ -140,14 +148,22 @@ def test_a_pushed_order_update_keeps_the_cache(hub, platform, plat_conn):
     assert platform.calls["hub_verify_rider"] == 1
 
 
-def test_the_cache_keeps_no_credential_value(hub, plat_conn, cache):
+def test_the_cache_keeps_no_credential_value(hub, plat_conn, cache, shared_state):
     credential = make_credential(value="very-secret-token")
     hub.verify_rider(plat_conn, credential, make_gate())
 
     key = cache_key("plat-1", credential)
     assert "very-secret-token" not in "".join(key)
-    # White-box on purpose: the promise is about what the cache holds in memory.
-    assert list(cache._identities.keys()) == [key]
+    # White-box on purpose: the promise is about what the cache holds, in memory or Redis.
+    if not shared_state.shared:
+        assert list(cache._identities.keys()) == [key]
+        return
+    client = shared_state.client
+    names = sorted(name.decode() for name in client.scan_iter(match=f"{shared_state.prefix}:*"))
+    assert f"{shared_state.prefix}:vcache:plat-1:{key[1]}" in names
+    values = [client.get(name) for name in names if client.type(name) == b"string"]
+    assert values and not any(b"very-secret-token" in value for value in values)
+    assert not any("very-secret-token" in name for name in names)
 
 
 def test_a_cached_identity_is_reported_as_served_from_the_cache(hub, plat_conn):
@@ -159,8 +175,8 @@ def test_a_cached_identity_is_reported_as_served_from_the_cache(hub, plat_conn):
     assert [(c.hook, c.outcome) for c in trace.calls] == [("hub_verify_rider", "cache")]
 
 
-def test_a_full_cache_makes_room_by_dropping_the_identity_closest_to_expiry(platform, clock):
-    builtins = builtin_plugins(clock, cache_size=2)
+def test_a_full_cache_makes_room_by_dropping_the_identity_closest_to_expiry(platform, clock, shared_state):
+    builtins = builtin_plugins(clock, cache_size=2, shared=shared_state)
     hub = Hub()
     for plugin in [*builtins, platform]:
         hub.register(plugin)
