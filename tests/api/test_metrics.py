@@ -37,25 +37,10 @@ from hub.core.scheduler import run_job
 from hub.runtime import Runtime
 from hub.web import create_app
 from hub.web import server as web_server
-from tests.api.conftest import make_api
-from tests.engine_fakes import build_world
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 Samples = dict[tuple[str, frozenset], float]
-
-
-@pytest.fixture
-def world(tmp_path):
-    w = build_world(tmp_path)
-    yield w
-    w.engine.close()
-    w.store.dispose()
-
-
-@pytest.fixture
-def api(world, tmp_path):
-    return make_api(world, tmp_path)
 
 
 def parse(exposition: str) -> Samples:

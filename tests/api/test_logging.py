@@ -25,23 +25,8 @@ from hub.core.logs import (
     sane_request_id,
 )
 from hub.core.outbox import OutboxItem
-from tests.api.conftest import make_api
-from tests.engine_fakes import build_world
 
 log = logging.getLogger(__name__)
-
-
-@pytest.fixture
-def world(tmp_path):
-    w = build_world(tmp_path)
-    yield w
-    w.engine.close()
-    w.store.dispose()
-
-
-@pytest.fixture
-def api(world, tmp_path):
-    return make_api(world, tmp_path)
 
 
 @pytest.fixture
