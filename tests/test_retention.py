@@ -191,6 +191,24 @@ def test_housekeeping_is_audited_hub_wide(store, clock):
     assert purge(store, store.clock).audited == {"": {"console_sessions_deleted": 1, "push_events_deleted": 1}}
 
 
+def test_job_runs_are_forgotten_after_two_weeks_but_each_job_keeps_its_latest(store, clock):
+    old = store.start_job_run("outbox.deliver")
+    store.finish_job_run(old, items=3)
+    lonely = store.start_job_run("communities.publish")  # its job has not run since
+    store.finish_job_run(lonely)
+    stuck = store.start_job_run("orders.reconcile")  # never finished
+    clock.advance(days=14, seconds=1)
+    recent = store.start_job_run("outbox.deliver")
+    store.finish_job_run(recent, items=1)
+    store.start_job_run("orders.reconcile")
+
+    assert purge(store, store.clock).audited == {"": {"job_runs_deleted": 1}}
+
+    assert [run["id"] for run in store.job_runs("outbox.deliver")] == [recent]
+    assert [run["id"] for run in store.job_runs("communities.publish")] == [lonely]
+    assert stuck in {run["id"] for run in store.job_runs("orders.reconcile")}
+
+
 def test_a_connection_takes_the_shortest_period_of_the_communities_it_serves():
     short = Community("b", "B", policy=CommunityPolicy(retention_days=7))
     long = Community("a", "A", policy=CommunityPolicy(retention_days=90))

@@ -27,7 +27,8 @@ all communities, 30 days when there are none.
 Housekeeping, hub-wide: push event ids are forgotten after :data:`PUSH_EVENTS_KEPT`
 (they only drop repeats of a push), single-use codes :data:`SINGLE_USE_GRACE` after they
 expired, console sessions :data:`SESSIONS_KEPT` after they ended (or were last used, for
-one never signed out).
+one never signed out), finished job runs :data:`JOB_RUNS_KEPT` after they ended (a job
+that has not run since keeps its last ones).
 
 The audit log is not purged: it is append-only and hash-chained, and its records hold
 codes and ids, not riders' personal data.
@@ -63,6 +64,9 @@ PUSH_EVENTS_KEPT = timedelta(days=7)
 SINGLE_USE_GRACE = timedelta(hours=1)
 #: How long an ended (or abandoned) console session is kept.
 SESSIONS_KEPT = timedelta(days=30)
+#: How long the record of a finished job run is kept (on Celery workers a job makes one
+#: run per partition and tick: tens of thousands a day on a large hub).
+JOB_RUNS_KEPT = timedelta(days=14)
 #: The subject of the hub-wide part's tally and audit record.
 HUB_WIDE = ""
 #: The shortest retention period honoured, whatever a policy says: a live pass is never
@@ -145,6 +149,7 @@ def purge(
         lambda: store.delete_console_sessions(now - SESSIONS_KEPT, tally=HUB_WIDE, limit=batch_size),
         "console sessions",
     )
+    drain(lambda: store.delete_job_runs(now - JOB_RUNS_KEPT, tally=HUB_WIDE, limit=batch_size), "job runs")
     audited = store.close_retention_tallies(actor=RETENTION_ACTOR, notes=notes)
     return PurgeReport(audited, changed)
 

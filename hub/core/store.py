@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload, sessionmaker
 
 from hub.core import audit, doors, migrations, rows
 from hub.core import outbox as outbox_queue
@@ -2434,6 +2434,15 @@ class Store:
         (tally ``single_use_codes_deleted``)."""
         conditions = (SingleUseCodeRow.expires_at < expired_before,)
         return self._purge(SingleUseCodeRow, conditions, tally, "single_use_codes_deleted", limit)
+
+    def delete_job_runs(self, before: datetime, *, tally: str = "", limit: int = 500) -> int:
+        """Forget up to ``limit`` runs of scheduled jobs that ended before ``before``, of
+        jobs that have started a run since (tally ``job_runs_deleted``): a job keeps its
+        recent runs, and its latest ones however old they are; a run still going stays."""
+        newer = aliased(JobRunRow)
+        ran_since = exists().where(newer.job_id == JobRunRow.job_id, newer.started_at >= before)
+        conditions = (JobRunRow.ended_at.is_not(None), JobRunRow.ended_at < before, ran_since)
+        return self._purge(JobRunRow, conditions, tally, "job_runs_deleted", limit)
 
     def delete_console_sessions(self, before: datetime, *, tally: str = "", limit: int = 500) -> int:
         """Delete up to ``limit`` console sessions that ended before ``before``, or that
