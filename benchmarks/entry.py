@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -47,6 +48,19 @@ FAULTY_ERROR_RATE, FAULTY_SLOW_RATE, FAULTY_SLOW_MS, FAULTY_TIMEOUT_S = 0.2, 0.1
 
 
 # -- processes --------------------------------------------------------------------------
+
+
+def forget_redis_keys(url: str, prefix: str) -> None:
+    """Delete every key of the Redis at ``url`` that starts with ``prefix``: what a run
+    left there (circuits and their index have no expiry)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(f"{prefix}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 def free_port() -> int:
@@ -208,6 +222,8 @@ class Bench:
         self.procs = Processes(workdir)
         self.py = sys.executable
         self.hub_port, self.baseline_port = free_port(), free_port()
+        #: The hub's keys in the shared-state Redis (``--shared-state``) start with it.
+        self.shared_prefix = f"bench-{uuid.uuid4().hex[:12]}"
         self.next_rider = 0
 
     def riders(self, count: int) -> list[str]:
@@ -279,7 +295,7 @@ class Bench:
             config.write('rate_limit_per_gate = ""\nrate_limit_per_rider = ""\nrate_limit_per_api_key = ""\n')
             if self.args.shared_state:
                 config.write(f'shared_state_url = "{self.args.shared_state}"\n')
-                config.write(f'shared_state_key_prefix = "bench-{os.getpid()}"\n')
+                config.write(f'shared_state_key_prefix = "{self.shared_prefix}"\n')
         self.seed(instance)
         return cli
 
@@ -673,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
             report = bench.run()
         finally:
             bench.procs.stop()
+            if args.shared_state:
+                forget_redis_keys(args.shared_state, f"{bench.shared_prefix}:")
     report["settings"] = {
         "database": args.database,
         "duration_s": args.duration,
@@ -681,6 +699,7 @@ def main(argv: list[str] | None = None) -> int:
         "grant_ms": args.grant_ms,
         "error_rate": args.error_rate,
         "hub": f"last100 serve --workers {args.workers} --threads {args.threads}",
+        "shared_state": args.shared_state or "in each process",
         "baseline": f"gunicorn gthread, {args.workers} worker(s), {args.threads} threads",
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],

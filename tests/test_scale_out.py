@@ -44,7 +44,7 @@ import psutil
 import pytest
 import requests
 
-from benchmarks.entry import PLATFORM, free_port, parse_args, wait_port
+from benchmarks.entry import PLATFORM, forget_redis_keys, free_port, parse_args, wait_port
 from tests import scale_plugin
 from tests.process_world import VISITOR_CONNECTION, Database, VisitorBench, postgres_schema
 
@@ -140,7 +140,7 @@ def bench(tmp_path: Path, redis_url: str, rabbitmq_url: str) -> Iterator[ScaleBe
         finally:
             started.procs.stop()
             _forget_queue(rabbitmq_url, tag)
-            _forget_keys(redis_url, tag)
+            forget_redis_keys(redis_url, f"{tag}:")
 
 
 def _forget_queue(broker_url: str, queue: str) -> None:
@@ -148,17 +148,6 @@ def _forget_queue(broker_url: str, queue: str) -> None:
 
     with Connection(broker_url, connect_timeout=3) as connection:
         connection.default_channel.queue_delete(queue)
-
-
-def _forget_keys(redis_url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for key in client.scan_iter(f"{prefix}*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 # -- traffic ---------------------------------------------------------------------------------
