@@ -30,10 +30,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -71,9 +69,9 @@ from last100_riderpass import simulator as riderpass_sim
 from last100_riderpass.plugin import RiderPassPlugin
 from tests.console_world import csrf_of, login
 from tests.engine_fakes import FakeGate
+from tests.process_world import postgres_schema
 from tests.rider_world import form_token
 
-POSTGRES_URL = os.environ.get("LAST100_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
 COMMUNITY = "sunny"
 
@@ -157,22 +155,8 @@ def database(request, tmp_path) -> Iterator[tuple[str, dict[str, Any]]]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hub.sqlite'}", {}
         return
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT")
-    schema = f"t_{uuid.uuid4().hex}"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except Exception as exc:
-        admin.dispose()
-        if os.environ.get("LAST100_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL not reachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    try:
-        yield POSTGRES_URL, {"options": f"-csearch_path={schema}"}
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_schema("t") as url:
+        yield url, {}
 
 
 @pytest.fixture

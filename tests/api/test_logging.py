@@ -3,6 +3,7 @@ through the upstream threads to the outbox and its delivery (hub/core/logs.py)."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -193,13 +194,24 @@ def test_a_failed_delivery_logs_its_retry_under_the_id_of_the_entry(api, world, 
 # -- formats ---------------------------------------------------------------------------------------
 
 
-def test_a_json_line_is_one_object_with_the_standard_fields_and_extras():
+@contextlib.contextmanager
+def captured(name: str, log_format: str) -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger of its own writing through the hub's handler in ``log_format``, and
+    what it wrote."""
     stream = io.StringIO()
-    logger = logging.getLogger("tests.json_format")
-    handler = make_handler("json", stream)
+    logger = logging.getLogger(name)
+    handler = make_handler(log_format, stream)
     logger.addHandler(handler)
     logger.propagate = False
     try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def test_a_json_line_is_one_object_with_the_standard_fields_and_extras():
+    with captured("tests.json_format", "json") as (logger, stream):
         with request_id_scope("json-1"):
             logger.warning("gate %s is slow", "north", extra={"connection": "plat"})
         logger.warning("outside")
@@ -207,9 +219,6 @@ def test_a_json_line_is_one_object_with_the_standard_fields_and_extras():
             raise ValueError("boom")
         except ValueError:
             logger.exception("failed")
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = True
 
     first, second, third = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["message"] == "gate north is slow"
@@ -226,18 +235,10 @@ def test_a_json_line_is_one_object_with_the_standard_fields_and_extras():
 
 
 def test_a_text_line_shows_the_request_id_or_a_dash():
-    stream = io.StringIO()
-    logger = logging.getLogger("tests.text_format")
-    handler = make_handler("text", stream)
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
+    with captured("tests.text_format", "text") as (logger, stream):
         with request_id_scope("text-1"):
             logger.warning("inside")
         logger.warning("outside")
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = True
 
     inside, outside = stream.getvalue().splitlines()
     assert inside.endswith(" WARNING tests.text_format [text-1]: inside")
